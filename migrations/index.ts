@@ -1,0 +1,4 @@
+import { Foundation1764060000000 } from './1764060000000-foundation.js';
+
+/** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
+export const MIGRATIONS = [Foundation1764060000000];

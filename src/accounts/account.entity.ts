@@ -1,0 +1,51 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintTransformer } from '../database/bigint.transformer.js';
+
+export const ROLES = ['user', 'support', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+export const PLANS = ['free', 'power', 'pro'] as const;
+export type Plan = (typeof PLANS)[number];
+export const ACCOUNT_STATUSES = ['active', 'suspended', 'pending_deletion'] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+
+@Entity('accounts')
+export class Account {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column('text')
+  email!: string;
+
+  @Column('text', { name: 'password_hash' })
+  passwordHash!: string;
+
+  @Column('text')
+  role!: Role;
+
+  @Column('text')
+  plan!: Plan;
+
+  @Column('text')
+  status!: AccountStatus;
+
+  @Column('bigint', { name: 'balance_micro', transformer: bigintTransformer })
+  balanceMicro!: bigint;
+
+  @Column('text', { name: 'stripe_customer_id', nullable: true })
+  stripeCustomerId!: string | null;
+
+  @Column('text', { name: 'stripe_subscription_id', nullable: true })
+  stripeSubscriptionId!: string | null;
+
+  @Column('timestamptz', { name: 'period_start' })
+  periodStart!: Date;
+
+  @Column('timestamptz', { name: 'period_end' })
+  periodEnd!: Date;
+
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+
+  @Column('timestamptz', { name: 'deletion_requested_at', nullable: true })
+  deletionRequestedAt!: Date | null;
+}

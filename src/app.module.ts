@@ -1,0 +1,74 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { ScheduleModule } from '@nestjs/schedule';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { LoggerModule } from 'nestjs-pino';
+import { AccountsModule } from './accounts/accounts.module.js';
+import { OpenAiExceptionFilter } from './common/exception.filter.js';
+import { CONFIG, type Config } from './config/config.js';
+import { DatabaseModule } from './database/database.module.js';
+import { KeysModule } from './keys/keys.module.js';
+import { OpsModule } from './ops/ops.module.js';
+import { MemoryWindowStorage, RedisWindowStorage } from './rate-limit/window-storage.js';
+import { RedisService } from './redis/redis.service.js';
+
+@Global()
+@Module({})
+class ConfigModule {
+  static forRoot(config: Config): DynamicModule {
+    return { module: ConfigModule, providers: [{ provide: CONFIG, useValue: config }], exports: [CONFIG] };
+  }
+}
+
+@Global()
+@Module({ providers: [RedisService], exports: [RedisService] })
+class RedisModule {}
+
+/** Paths and header names that never reach a log line. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+];
+
+@Module({})
+export class AppModule {
+  static forRoot(config: Config, logStream?: NodeJS.WritableStream): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot({
+          pinoHttp: [
+            {
+              level: config.logLevel,
+              redact: { paths: REDACT, censor: '[redacted]' },
+              // Requests are logged by the app's onResponse hook (route, status, duration): never bodies.
+              autoLogging: false,
+            },
+            logStream ?? process.stdout,
+          ],
+        }),
+        DatabaseModule,
+        RedisModule,
+        ScheduleModule.forRoot(),
+        JwtModule.register({ global: true, secret: config.auth.jwtSecret }),
+        ThrottlerModule.forRootAsync({
+          inject: [RedisService],
+          useFactory: (redis: RedisService) => ({
+            throttlers: [
+              { name: 'default', ttl: config.rateLimit.windowMs, limit: config.rateLimit.perPlan.free },
+            ],
+            storage: redis.client ? new RedisWindowStorage(redis.client) : new MemoryWindowStorage(),
+          }),
+        }),
+        OpsModule,
+        AccountsModule,
+        KeysModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: OpenAiExceptionFilter }],
+    };
+  }
+}

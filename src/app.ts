@@ -1,0 +1,131 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Logger as NestLogger, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { ValidationError } from 'class-validator';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { ErrorCode, GatewayError } from './common/errors.js';
+import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
+import type { Config } from './config/config.js';
+import { MetricsService } from './ops/metrics.service.js';
+
+function newRequestId(raw: IncomingMessage): string {
+  const id = `req_${randomBytes(12).toString('hex')}`;
+  (raw as IncomingMessage & { id?: string }).id = id; // pino-http reads it from the raw request
+  return id;
+}
+
+/** The first failing field of a DTO, as an OpenAI error with `param` set. */
+function validationError(errors: ValidationError[]): GatewayError {
+  let error = errors[0];
+  const path = [error.property];
+  while (error.children && error.children.length > 0 && !error.constraints) {
+    error = error.children[0];
+    path.push(error.property);
+  }
+  const message = Object.values(error.constraints ?? {})[0] ?? `${path.join('.')} is invalid`;
+  return new GatewayError(ErrorCode.InvalidRequest, message, { param: path.join('.') });
+}
+
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  return (
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0') ||
+    headers['transfer-encoding'] !== undefined
+  );
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);
+}
+
+export interface AppOptions {
+  /** Where JSON logs go (stdout by default; tests capture them to check nothing secret is logged). */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** Builds the whole application on Fastify, ready to `listen`. Used by main.ts and by the e2e tests. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: newRequestId,
+    trustProxy: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, options.logStream),
+    adapter,
+    {
+      bufferLogs: true,
+    },
+  );
+  const logger = app.get(Logger);
+  app.useLogger(logger);
+  app.enableShutdownHooks();
+  app.useGlobalPipes(
+    new ValidationPipe({
+      transform: true,
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      exceptionFactory: validationError,
+    }),
+  );
+
+  const fastify = app.getHttpAdapter().getInstance();
+  // Every body is JSON: anything else is 415, never parsed as text or a form.
+  fastify.addHook('onRequest', async (request) => {
+    if (hasBody(request.headers) && !isJson(request.headers['content-type'])) {
+      throw new GatewayError(ErrorCode.UnsupportedMediaType);
+    }
+  });
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  // One line per request: id, method, route, status, duration. Never headers, query strings or bodies.
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    if (route !== '/health/live' && route !== '/metrics') {
+      logger.log(
+        {
+          requestId: request.id,
+          method: request.method,
+          route,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+          key: request.auth?.key?.publicId,
+        },
+        'http',
+      );
+    }
+  });
+
+  SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'openapi.json' });
+  await app.init();
+  NestLogger.flush();
+  return app;
+}
+
+export function buildOpenApi(app: NestFastifyApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Conflux Router')
+    .setDescription(
+      'One OpenAI-compatible API in front of 16 models from OpenAI, Anthropic, Google Gemini, Cerebras and Groq. ' +
+        'Point any OpenAI SDK at this server and use a Conflux key. Errors use the OpenAI envelope ' +
+        '`{"error":{"message","type","param","code"}}`.',
+    )
+    .setVersion('1.0')
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: 'A Conflux API key: cf_live_… or cf_test_…' },
+      API_KEY_AUTH,
+    )
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A dashboard session token' },
+      SESSION_AUTH,
+    )
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}

@@ -1,0 +1,27 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { Plan, Role } from '../accounts/account.entity.js';
+import type { KeyKind } from '../keys/api-key.entity.js';
+
+/** Who is calling, set by the auth guards and passed explicitly to services (nothing request-scoped). */
+export interface AuthContext {
+  accountId: string;
+  plan: Plan;
+  role: Role;
+  via: 'key' | 'session';
+  /** Present when the caller used an API key. */
+  key?: { id: string; publicId: string; kind: KeyKind };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: AuthContext;
+  }
+}
+
+export const Auth = createParamDecorator((_: unknown, ctx: ExecutionContext): AuthContext => {
+  const request = ctx.switchToHttp().getRequest<{ auth?: AuthContext }>();
+  if (!request.auth) {
+    throw new Error('Auth used on a route without an auth guard');
+  }
+  return request.auth;
+});

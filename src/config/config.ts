@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import type { ProviderConfig, ProviderId } from '../providers/types.js';
+
+/**
+ * The one place that reads `process.env`. Everything else receives this typed object (token `CONFIG`).
+ * A bad value stops the start with a message naming the variable.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Base URL printed in first-start hints and used by the dashboard (e.g. http://localhost:3000). */
+  publicUrl: string;
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  redisUrl: string | undefined;
+  bodyLimitBytes: number;
+  auth: {
+    jwtSecret: string;
+    jwtSecretGenerated: boolean;
+    sessionTtlSeconds: number;
+    adminEmail: string | undefined;
+    adminPassword: string | undefined;
+  };
+  keys: {
+    /** How long a key lookup is cached in memory. Without Redis it is capped at 1 s so revocations converge. */
+    cacheTtlMs: number;
+    lastUsedFlushMs: number;
+  };
+  rateLimit: {
+    windowMs: number;
+    perPlan: Record<'free' | 'power' | 'pro', number>;
+  };
+  providers: Record<ProviderId, ProviderConfig & { enabled: boolean }>;
+  upstream: {
+    connectTimeoutMs: number;
+    /** Time allowed until the provider's first byte (headers) / first stream event. */
+    firstByteTimeoutMs: number;
+  };
+}
+
+export const CONFIG = Symbol('CONFIG');
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value === '' ? fallback : value;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') {
+    return fallback;
+  }
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string, fallback: string | undefined, protocols: string[]): string | undefined {
+  const raw = optional(env, name) ?? fallback;
+  if (raw === undefined) {
+    return undefined;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, values: readonly T[]): T {
+  const raw = str(env, name, fallback);
+  if (!(values as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+const PROVIDER_DEFAULTS: Record<ProviderId, { env: string; baseUrl: string }> = {
+  openai: { env: 'OPENAI', baseUrl: 'https://api.openai.com/v1' },
+  anthropic: { env: 'ANTHROPIC', baseUrl: 'https://api.anthropic.com/v1' },
+  gemini: { env: 'GEMINI', baseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
+  cerebras: { env: 'CEREBRAS', baseUrl: 'https://api.cerebras.ai/v1' },
+  groq: { env: 'GROQ', baseUrl: 'https://api.groq.com/openai/v1' },
+};
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const databaseUrl = url(env, 'DATABASE_URL', undefined, ['postgres:', 'postgresql:']);
+  const jwtSecretEnv = optional(env, 'JWT_SECRET');
+  if (jwtSecretEnv !== undefined && jwtSecretEnv.length < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 characters');
+  }
+  const redisUrl = url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']);
+  const adminEmail = optional(env, 'ADMIN_EMAIL');
+  const adminPassword = optional(env, 'ADMIN_PASSWORD');
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    throw new ConfigError('ADMIN_PASSWORD must be at least 8 characters');
+  }
+  const defaultRpm = int(env, 'RATE_LIMIT_RPM', 60, 1);
+  const cacheTtl = int(env, 'KEY_CACHE_TTL_MS', 30_000, 0);
+
+  const providers = {} as Config['providers'];
+  for (const [id, defaults] of Object.entries(PROVIDER_DEFAULTS) as Array<
+    [ProviderId, { env: string; baseUrl: string }]
+  >) {
+    const apiKey = optional(env, `${defaults.env}_API_KEY`) ?? '';
+    providers[id] = {
+      id,
+      baseUrl: url(env, `${defaults.env}_BASE_URL`, defaults.baseUrl, ['http:', 'https:'])!,
+      apiKey,
+      enabled: apiKey !== '',
+      ...(id === 'anthropic'
+        ? {
+            anthropicVersion: oneOf(env, 'ANTHROPIC_VERSION', '2023-06-01', [
+              '2023-06-01',
+              '2026-10-21',
+            ] as const),
+          }
+        : {}),
+    };
+  }
+
+  return {
+    port,
+    host: str(env, 'HOST', '0.0.0.0'),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', [
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
+    ] as const),
+    publicUrl: url(env, 'PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:'])!,
+    database: databaseUrl
+      ? { kind: 'postgres', url: databaseUrl }
+      : { kind: 'pglite', dataDir: str(env, 'PGLITE_DATA_DIR', './data/pglite') },
+    redisUrl,
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
+    auth: {
+      jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),
+      jwtSecretGenerated: jwtSecretEnv === undefined,
+      sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 3600, 60),
+      adminEmail: adminEmail?.toLowerCase(),
+      adminPassword,
+    },
+    keys: {
+      cacheTtlMs: redisUrl ? cacheTtl : Math.min(cacheTtl, 1000),
+      lastUsedFlushMs: int(env, 'KEY_LAST_USED_FLUSH_MS', 30_000, 100),
+    },
+    rateLimit: {
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 100),
+      perPlan: {
+        free: int(env, 'RATE_LIMIT_RPM_FREE', defaultRpm, 1),
+        power: int(env, 'RATE_LIMIT_RPM_POWER', defaultRpm, 1),
+        pro: int(env, 'RATE_LIMIT_RPM_PRO', defaultRpm, 1),
+      },
+    },
+    providers,
+    upstream: {
+      connectTimeoutMs: int(env, 'UPSTREAM_CONNECT_TIMEOUT_MS', 5_000, 1),
+      firstByteTimeoutMs: int(env, 'UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 60_000, 1),
+    },
+  };
+}

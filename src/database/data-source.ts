@@ -1,0 +1,60 @@
+import { mkdirSync } from 'node:fs';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { Account } from '../accounts/account.entity.js';
+import { LedgerEntry } from '../billing/ledger-entry.entity.js';
+import type { Config } from '../config/config.js';
+import { ApiKey } from '../keys/api-key.entity.js';
+import { MIGRATIONS } from '../../migrations/index.js';
+import { pgliteDriver } from './pglite-driver.js';
+
+export const ENTITIES = [Account, ApiKey, LedgerEntry];
+
+/** Postgres through `pg` when DATABASE_URL is set, otherwise the embedded PGlite. Schema only by migrations. */
+export function dataSourceOptions(config: Config): DataSourceOptions {
+  const common = {
+    type: 'postgres' as const,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    synchronize: false,
+    migrationsRun: false,
+    // Ids come from gen_random_uuid() (core Postgres): PGlite has no uuid-ossp.
+    installExtensions: false,
+    logging: false,
+  };
+  if (config.database.kind === 'postgres') {
+    return { ...common, url: config.database.url, extra: { max: 20 } };
+  }
+  const dataDir = config.database.dataDir;
+  if (!dataDir.startsWith('memory://')) {
+    mkdirSync(dataDir, { recursive: true });
+  }
+  return { ...common, driver: pgliteDriver(dataDir) };
+}
+
+/** A lock id shared by every instance, so concurrent starts apply migrations once. */
+const MIGRATION_LOCK = 7_201_001;
+
+/** Connects and applies pending migrations (at every start: instances of one version share one schema). */
+export async function initializeDataSource(options: DataSourceOptions): Promise<DataSource> {
+  const dataSource = new DataSource(options);
+  await dataSource.initialize();
+  await runMigrations(dataSource, !('driver' in options && options.driver));
+  return dataSource;
+}
+
+export async function runMigrations(dataSource: DataSource, shared: boolean): Promise<string[]> {
+  if (!shared) {
+    // PGlite belongs to this process alone, and its single connection cannot be held across the run.
+    return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+  }
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    await runner.release();
+  }
+}

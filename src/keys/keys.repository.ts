@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { IsNull, type DataSource } from 'typeorm';
+import type { Account } from '../accounts/account.entity.js';
+import { ApiKey } from './api-key.entity.js';
+
+export interface KeyWithAccount {
+  key: ApiKey;
+  account: Pick<Account, 'id' | 'plan' | 'role' | 'status'>;
+}
+
+@Injectable()
+export class KeysRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private get repo() {
+    return this.dataSource.getRepository(ApiKey);
+  }
+
+  async insert(key: Omit<ApiKey, 'id' | 'createdAt' | 'revokedAt' | 'lastUsedAt'>): Promise<ApiKey> {
+    const result = await this.repo.insert(key);
+    const id = (result.identifiers[0] as { id: string }).id;
+    return this.repo.findOneByOrFail({ id });
+  }
+
+  listByAccount(accountId: string): Promise<ApiKey[]> {
+    return this.repo.find({ where: { accountId }, order: { createdAt: 'DESC' } });
+  }
+
+  findByPublicId(accountId: string, publicId: string): Promise<ApiKey | null> {
+    return this.repo.findOneBy({ accountId, publicId });
+  }
+
+  /** The key with its account's state, by SHA-256: one indexed lookup. */
+  async findByHash(sha256: string): Promise<KeyWithAccount | null> {
+    const rows = (await this.dataSource.query(
+      `SELECT k.id, k.public_id, k.account_id, k.kind, k.expires_at, k.revoked_at,
+              a.plan, a.role, a.status
+         FROM api_keys k JOIN accounts a ON a.id = k.account_id
+        WHERE k.sha256 = $1`,
+      [sha256],
+    )) as Array<{
+      id: string;
+      public_id: string;
+      account_id: string;
+      kind: ApiKey['kind'];
+      expires_at: Date | null;
+      revoked_at: Date | null;
+      plan: Account['plan'];
+      role: Account['role'];
+      status: Account['status'];
+    }>;
+    const row = rows[0];
+    if (!row) {
+      return null;
+    }
+    const key = Object.assign(new ApiKey(), {
+      id: row.id,
+      publicId: row.public_id,
+      accountId: row.account_id,
+      kind: row.kind,
+      expiresAt: row.expires_at ? new Date(row.expires_at) : null,
+      revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+    });
+    return { key, account: { id: row.account_id, plan: row.plan, role: row.role, status: row.status } };
+  }
+
+  /** Revokes the key if it is not revoked yet; returns the key (revoked) or null when it is not the account's. */
+  async revoke(accountId: string, publicId: string): Promise<ApiKey | null> {
+    await this.repo.update({ accountId, publicId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+    return this.findByPublicId(accountId, publicId);
+  }
+
+  /** One write for many keys: `last_used_at` is batched, never written per request. */
+  async touch(ids: string[], at: Date): Promise<void> {
+    if (ids.length === 0) {
+      return;
+    }
+    await this.dataSource.query(
+      `UPDATE api_keys SET last_used_at = GREATEST(coalesce(last_used_at, $2), $2) WHERE id = ANY($1::uuid[])`,
+      [ids, at],
+    );
+  }
+}

@@ -1,0 +1,183 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { CONFIG, type Config } from '../config/config.js';
+import type { AuthContext } from '../common/auth-context.js';
+import { ErrorCode, GatewayError } from '../common/errors.js';
+import { RedisService } from '../redis/redis.service.js';
+import type { ApiKey, KeyKind } from './api-key.entity.js';
+import { displayParts, generateKey, hashKey, newPublicId, parseKey } from './key-format.js';
+import { KeysRepository, type KeyWithAccount } from './keys.repository.js';
+
+/** Broadcast to every instance when a key stops being valid (payload: its SHA-256) or an account changes. */
+const REVOKED_CHANNEL = 'conflux:keys:revoked';
+const ACCOUNT_CHANNEL = 'conflux:accounts:changed';
+
+export interface KeyView {
+  id: string;
+  object: 'api_key';
+  name: string;
+  kind: KeyKind;
+  /** e.g. `cf_live_AbCd…wxyz` */
+  display: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface CreatedKey extends KeyView {
+  /** The raw key: returned once, never stored or shown again. */
+  key: string;
+}
+
+interface CacheEntry {
+  found: KeyWithAccount | null;
+  until: number;
+}
+
+@Injectable()
+export class KeysService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(KeysService.name);
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly touched = new Set<string>();
+  private flushTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly keys: KeysRepository,
+    private readonly redis: RedisService,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.redis.subscribe(REVOKED_CHANNEL, (sha256) => this.cache.delete(sha256));
+    await this.redis.subscribe(ACCOUNT_CHANNEL, (accountId) => this.forgetAccount(accountId));
+    this.flushTimer = setInterval(() => void this.flushLastUsed(), this.config.keys.lastUsedFlushMs);
+    this.flushTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushLastUsed();
+  }
+
+  async create(
+    accountId: string,
+    input: { name: string; kind: KeyKind; expiresAt?: Date },
+  ): Promise<CreatedKey> {
+    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+      throw new GatewayError(ErrorCode.InvalidRequest, 'expires_at must be in the future.', {
+        param: 'expires_at',
+      });
+    }
+    const raw = generateKey(input.kind);
+    const key = await this.keys.insert({
+      publicId: newPublicId(),
+      accountId,
+      kind: input.kind,
+      name: input.name,
+      ...displayParts(raw),
+      sha256: hashKey(raw),
+      expiresAt: input.expiresAt ?? null,
+    });
+    this.cache.delete(key.sha256); // a cached "unknown" for this hash is wrong from now on
+    return { ...this.toView(key), key: raw };
+  }
+
+  async list(accountId: string): Promise<KeyView[]> {
+    return (await this.keys.listByAccount(accountId)).map((k) => this.toView(k));
+  }
+
+  async revoke(accountId: string, publicId: string): Promise<KeyView> {
+    const key = await this.keys.revoke(accountId, publicId);
+    if (!key) {
+      throw new GatewayError(ErrorCode.NotFound, `No API key with id ${publicId}.`, { param: 'id' });
+    }
+    this.cache.delete(key.sha256);
+    await this.redis.publish(REVOKED_CHANNEL, key.sha256);
+    return this.toView(key);
+  }
+
+  /** Drops every cached key of an account on every instance (after suspension, plan change, deletion). */
+  async accountChanged(accountId: string): Promise<void> {
+    this.forgetAccount(accountId);
+    await this.redis.publish(ACCOUNT_CHANNEL, accountId);
+  }
+
+  /**
+   * Resolves a raw key to its caller, or throws 401 `invalid_api_key`. A malformed key or one whose checksum
+   * fails is rejected before any lookup; a known hash is served from a short in-memory cache.
+   */
+  async authenticate(raw: string): Promise<AuthContext> {
+    if (parseKey(raw) === null) {
+      throw invalidKey();
+    }
+    const sha256 = hashKey(raw);
+    const now = Date.now();
+    let entry = this.cache.get(sha256);
+    if (!entry || entry.until <= now) {
+      entry = { found: await this.keys.findByHash(sha256), until: now + this.config.keys.cacheTtlMs };
+      if (this.config.keys.cacheTtlMs > 0) {
+        this.cache.set(sha256, entry);
+      }
+    }
+    const found = entry.found;
+    if (!found || found.key.revokedAt || (found.key.expiresAt && found.key.expiresAt.getTime() <= now)) {
+      throw invalidKey();
+    }
+    if (found.account.status !== 'active') {
+      throw new GatewayError(
+        ErrorCode.InvalidApiKey,
+        `This account is ${found.account.status.replace('_', ' ')}.`,
+      );
+    }
+    this.touched.add(found.key.id);
+    return {
+      accountId: found.account.id,
+      plan: found.account.plan,
+      role: found.account.role,
+      via: 'key',
+      key: { id: found.key.id, publicId: found.key.publicId, kind: found.key.kind },
+    };
+  }
+
+  async flushLastUsed(): Promise<void> {
+    if (this.touched.size === 0) {
+      return;
+    }
+    const ids = [...this.touched];
+    this.touched.clear();
+    try {
+      await this.keys.touch(ids, new Date());
+    } catch (error) {
+      this.logger.warn(`could not record last use of ${ids.length} keys: ${(error as Error).message}`);
+    }
+  }
+
+  private forgetAccount(accountId: string): void {
+    for (const [hash, entry] of this.cache) {
+      if (entry.found?.account.id === accountId) {
+        this.cache.delete(hash);
+      }
+    }
+  }
+
+  private toView(key: ApiKey): KeyView {
+    return {
+      id: key.publicId,
+      object: 'api_key',
+      name: key.name,
+      kind: key.kind,
+      display: `${key.displayPrefix}…${key.last4}`,
+      created_at: key.createdAt.toISOString(),
+      expires_at: key.expiresAt?.toISOString() ?? null,
+      last_used_at: key.lastUsedAt?.toISOString() ?? null,
+      revoked_at: key.revokedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+function invalidKey(): GatewayError {
+  return new GatewayError(
+    ErrorCode.InvalidApiKey,
+    'Incorrect API key provided. You can find your API keys in the Conflux dashboard.',
+  );
+}

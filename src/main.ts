@@ -1,0 +1,53 @@
+import { Logger } from '@nestjs/common';
+import { AccountsService } from './accounts/accounts.service.js';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const app = await createApp(config);
+  const logger = new Logger('Main');
+  const accounts = app.get(AccountsService);
+  await accounts.ensureAdmin();
+  await app.listen(config.port, config.host);
+  const url = config.publicUrl;
+  logger.log(`Conflux Router listening on ${url} (database: ${config.database.kind}, docs: ${url}/docs)`);
+  if (config.auth.jwtSecretGenerated) {
+    logger.warn(
+      'JWT_SECRET is not set: a random one was generated, so sessions end at restart and are not shared between instances',
+    );
+  }
+  if ((await accounts.countAccounts()) === 0) {
+    process.stdout.write(firstStartHint(url));
+  }
+}
+
+function firstStartHint(url: string): string {
+  return `
+No account exists yet. Make your first request in three steps:
+
+  1. Create an account (Free plan, 500 credits) and keep its session token:
+     TOKEN=$(curl -s ${url}/auth/signup -H 'content-type: application/json' \\
+       -d '{"email":"you@example.com","password":"a-long-password"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')
+
+  2. Create an API key (the raw key is shown once):
+     KEY=$(curl -s ${url}/v1/keys -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{"name":"first key","kind":"test"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).key')
+
+  3. Call the gateway with it (a test key answers with a mock, free of charge):
+     curl ${url}/v1/chat/completions -H "authorization: Bearer $KEY" -H 'content-type: application/json' \\
+       -d '{"model":"gpt-6-luna","messages":[{"role":"user","content":"Hello!"}]}'
+
+`;
+}
+
+void main();

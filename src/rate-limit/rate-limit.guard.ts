@@ -1,0 +1,65 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  type ThrottlerModuleOptions,
+  type ThrottlerRequest,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
+import { CONFIG, type Config } from '../config/config.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode, GatewayError } from '../common/errors.js';
+
+/** `6m0s`, `12s`: the duration format of OpenAI's `x-ratelimit-reset-*` headers. */
+export function formatReset(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  return minutes > 0 ? `${minutes}m${rest}s` : `${rest}s`;
+}
+
+/**
+ * Per-key request limit (per plan, configurable), after the auth guard. Sets the headers the OpenAI SDK reads
+ * on every answer, and refuses the request past the limit with 429 `rate_limit_exceeded` and `retry-after`.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
+    const { context, ttl, throttler, generateKey } = props;
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    const auth = request.auth;
+    if (!auth?.key) {
+      return true; // dashboard sessions are not metered per key
+    }
+    const limit = this.config.rateLimit.perPlan[auth.plan];
+    const key = generateKey(context, auth.key.id, throttler.name ?? 'default');
+    const result = await this.storageService.increment(key, ttl, limit, ttl, throttler.name ?? 'default');
+    const remaining = Math.max(0, limit - result.totalHits);
+    const headers = {
+      'x-ratelimit-limit-requests': String(limit),
+      'x-ratelimit-remaining-requests': String(remaining),
+      'x-ratelimit-reset-requests': formatReset(result.timeToExpire),
+    };
+    void reply.headers(headers);
+    if (result.isBlocked) {
+      throw new GatewayError(
+        ErrorCode.RateLimitExceeded,
+        `Rate limit reached for requests on key ${auth.key.publicId}: limit ${limit} per minute. ` +
+          `Please try again in ${result.timeToBlockExpire}s.`,
+        { headers: { ...headers, 'retry-after': String(result.timeToBlockExpire) } },
+      );
+    }
+    return true;
+  }
+}

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function hammer(t: TestApp, key: string, count: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) {
+    statuses.push((await call(t, 'GET', '/v1/keys', undefined, key)).status);
+  }
+  return statuses;
+}
+
+describe('per-key rate limit (in memory)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ RATE_LIMIT_WINDOW_MS: '3000' });
+  });
+  afterAll(() => t.close());
+
+  it('serves 60 requests, refuses the 61st with 429 and the OpenAI headers, and resets with the window', async () => {
+    const { token } = await signup(t);
+    const { key } = await createKey(t, token, 'live');
+    const first = await call(t, 'GET', '/v1/keys', undefined, key);
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('60');
+    expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('59');
+    expect(first.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+s$/);
+
+    const statuses = await hammer(t, key, 59);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+
+    const refused = await call(t, 'GET', '/v1/keys', undefined, key);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded', param: null });
+    expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('x-request-id')).toMatch(/^req_/);
+
+    await sleep(3100);
+    const after = await call(t, 'GET', '/v1/keys', undefined, key);
+    expect(after.status).toBe(200);
+    expect(after.headers.get('x-ratelimit-remaining-requests')).toBe('59');
+  });
+
+  it('counts each key on its own', async () => {
+    const { token } = await signup(t);
+    const a = await createKey(t, token, 'live');
+    const b = await createKey(t, token, 'live');
+    await hammer(t, a.key, 60);
+    expect((await call(t, 'GET', '/v1/keys', undefined, a.key)).status).toBe(429);
+    expect((await call(t, 'GET', '/v1/keys', undefined, b.key)).status).toBe(200);
+  });
+});
+
+const redisUrl = process.env.REDIS_URL;
+
+describe.skipIf(!redisUrl)('several instances sharing Redis', () => {
+  let one: TestApp;
+  let two: TestApp;
+  beforeAll(async () => {
+    const env = { REDIS_URL: redisUrl!, KEY_CACHE_TTL_MS: '60000' };
+    one = await startApp(env);
+    two = await startApp(env, { shareDatabaseWith: one });
+  });
+  afterAll(async () => {
+    await two?.close();
+    await one?.close();
+  });
+
+  it('enforces one limit of 60 across two instances, exactly, under concurrency', async () => {
+    const { token } = await signup(one);
+    const { key } = await createKey(one, token, 'live');
+    const calls = Array.from({ length: 90 }, (_, i) =>
+      call(i % 2 ? one : two, 'GET', '/v1/keys', undefined, key),
+    );
+    const statuses = (await Promise.all(calls)).map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(60);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(30);
+  });
+
+  it('revokes a key on every instance within a second, despite a long cache', async () => {
+    const { token } = await signup(one);
+    const { key, id } = await createKey(one, token, 'live');
+    expect((await call(two, 'GET', '/v1/keys', undefined, key)).status).toBe(200); // cached on instance two
+    expect((await call(one, 'DELETE', `/v1/keys/${id}`, undefined, token)).status).toBe(200);
+    await sleep(1000);
+    expect((await call(two, 'GET', '/v1/keys', undefined, key)).status).toBe(401);
+  });
+});
