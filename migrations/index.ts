@@ -1,4 +1,5 @@
 import { Foundation1764060000000 } from './1764060000000-foundation.js';
+import { Billing1764070000000 } from './1764070000000-billing.js';
 
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
-export const MIGRATIONS = [Foundation1764060000000];
+export const MIGRATIONS = [Foundation1764060000000, Billing1764070000000];

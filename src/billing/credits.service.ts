@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '../common/errors.js';
+import { BillingRepository } from './billing.repository.js';
+import { PLANS, formatCredits, includedMicro } from './plans.js';
+
+export interface CreditsView {
+  object: 'credits';
+  plan: string;
+  balance: string;
+  held: string;
+  period: { start: string; end: string };
+  included: string;
+  used: string;
+  overage: string;
+  overage_price_usd_per_credit: string | null;
+  by_model: Array<{ model: string; requests: number; credits: string }>;
+}
+
+@Injectable()
+export class CreditsService {
+  constructor(private readonly billing: BillingRepository) {}
+
+  /** Balance, plan, period, allocation, use and overage this period, and use by model. */
+  async credits(accountId: string): Promise<CreditsView> {
+    const balance = await this.billing.balance(accountId);
+    if (!balance) {
+      throw new GatewayError(ErrorCode.NotFound, 'Account not found.');
+    }
+    const byModel = await this.billing.usedSince(accountId, balance.periodStart);
+    const used = byModel.reduce((sum, m) => sum + m.costMicro, 0n);
+    const included = includedMicro(balance.plan);
+    const overage = used > included ? used - included : 0n;
+    const overagePrice = PLANS[balance.plan].overageMilliCentsPerCredit;
+    return {
+      object: 'credits',
+      plan: balance.plan,
+      balance: formatCredits(balance.balanceMicro),
+      held: formatCredits(balance.heldMicro),
+      period: { start: balance.periodStart.toISOString(), end: balance.periodEnd.toISOString() },
+      included: formatCredits(included),
+      used: formatCredits(used),
+      overage: formatCredits(overage),
+      overage_price_usd_per_credit: overagePrice === null ? null : (overagePrice / 100_000).toString(),
+      by_model: byModel.map((m) => ({
+        model: m.model,
+        requests: m.requests,
+        credits: formatCredits(m.costMicro),
+      })),
+    };
+  }
+}

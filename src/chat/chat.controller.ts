@@ -1,0 +1,62 @@
+import { Body, Controller, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Auth, type AuthContext } from '../common/auth-context.js';
+import { API_KEY_AUTH, ErrorDto } from '../common/openapi.js';
+import { ApiKeyGuard } from '../keys/guards.js';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { ChatService } from './chat.service.js';
+
+@ApiTags('chat')
+@ApiBearerAuth(API_KEY_AUTH)
+@UseGuards(ApiKeyGuard, RateLimitGuard)
+@Controller('v1/chat')
+export class ChatController {
+  constructor(private readonly chat: ChatService) {}
+
+  @Post('completions')
+  @ApiOperation({
+    summary: 'Create a chat completion (OpenAI-compatible; `stream: true` answers with server-sent events)',
+    description:
+      'The body and the answer follow OpenAI’s Chat Completions API. The answer names what served it in ' +
+      '`x-conflux-provider`, `x-conflux-model` and `x-conflux-attempts`, and what it cost in ' +
+      '`x-conflux-cost-credits` and `usage.cost_credits`.',
+  })
+  @ApiBody({ schema: { type: 'object', required: ['model', 'messages'], additionalProperties: true } })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Replays a completed request without a new charge',
+  })
+  @ApiHeader({
+    name: 'x-conflux-mock',
+    required: false,
+    description: 'Test keys only: rate_limit, server_error or failover',
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'A chat.completion object, or a text/event-stream of chat.completion.chunk',
+  })
+  @ApiResponse({ status: 400, type: ErrorDto })
+  @ApiResponse({ status: 401, type: ErrorDto })
+  @ApiResponse({ status: 402, type: ErrorDto, description: 'Out of credits (Free plan)' })
+  @ApiResponse({ status: 404, type: ErrorDto, description: 'Unknown model' })
+  @ApiResponse({ status: 409, type: ErrorDto, description: 'Same Idempotency-Key still in flight' })
+  @ApiResponse({ status: 429, type: ErrorDto })
+  @ApiResponse({ status: 503, type: ErrorDto, description: 'Every provider and fallback failed' })
+  async create(
+    @Auth() auth: AuthContext,
+    @Body() body: unknown,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const mock = request.headers['x-conflux-mock'];
+    await this.chat.complete({
+      auth,
+      body,
+      requestId: request.id,
+      mock: typeof mock === 'string' ? mock : undefined,
+      reply,
+    });
+  }
+}

@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { BillingModule } from '../billing/billing.module.js';
+import { CatalogModule } from '../catalog/catalog.module.js';
+import { HealthModule } from '../health/health.module.js';
+import { KeysModule } from '../keys/keys.module.js';
+import { ADAPTERS, PROVIDER_ADAPTERS } from '../providers/registry.js';
+import { ProviderTransport } from '../providers/transport.js';
+import { ChatController } from './chat.controller.js';
+import { ChatService } from './chat.service.js';
+import { ToolStateStore } from './tool-state.store.js';
+
+@Module({
+  imports: [KeysModule, CatalogModule, BillingModule, HealthModule],
+  controllers: [ChatController],
+  providers: [
+    ChatService,
+    ToolStateStore,
+    ProviderTransport,
+    { provide: PROVIDER_ADAPTERS, useValue: ADAPTERS },
+  ],
+})
+export class ChatModule {}

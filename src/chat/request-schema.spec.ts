@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../common/errors.js';
+import { validateChatRequest } from './request-schema.js';
+
+const base = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hi' }] };
+
+function paramOf(body: unknown): string | null {
+  try {
+    validateChatRequest(body);
+  } catch (error) {
+    expect(error).toBeInstanceOf(GatewayError);
+    return (error as GatewayError).param;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('chat request validation', () => {
+  it('accepts a full, valid request without copying it', () => {
+    const body = {
+      ...base,
+      messages: [
+        { role: 'system', content: 'be brief' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'look' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: 'result' },
+      ],
+      temperature: 2,
+      top_p: 0,
+      n: 1,
+      stop: ['a', 'b'],
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      tool_choice: { type: 'function', function: { name: 'f' } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'out', schema: { type: 'object' }, strict: true },
+      },
+      stream: true,
+      stream_options: { include_usage: true },
+      reasoning_effort: 'low',
+    };
+    expect(validateChatRequest(body)).toBe(body);
+  });
+
+  it.each([
+    [{ ...base, temperature: 5 }, 'temperature'],
+    [{ ...base, temperature: -0.1 }, 'temperature'],
+    [{ ...base, top_p: 1.5 }, 'top_p'],
+    [{ ...base, n: 0 }, 'n'],
+    [{ ...base, max_tokens: 0 }, 'max_tokens'],
+    [{ ...base, max_completion_tokens: 1.5 }, 'max_completion_tokens'],
+    [{ ...base, presence_penalty: 3 }, 'presence_penalty'],
+    [{ ...base, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    [{ ...base, foo: 1 }, 'foo'],
+    [{ model: 'm' }, 'messages'],
+    [{ messages: base.messages }, 'model'],
+    [{ ...base, messages: [] }, 'messages'],
+    [{ ...base, messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
+    [{ ...base, messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].tool_call_id'],
+    [
+      { ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] },
+      'messages[0].content',
+    ],
+    [{ ...base, response_format: { type: 'json_schema' } }, 'response_format.json_schema'],
+    [{ ...base, tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name'],
+    [{ ...base, stream: 'yes' }, 'stream'],
+  ])('rejects %j naming %s', (body, param) => {
+    expect(paramOf(body)).toBe(param);
+  });
+
+  it('rejects a body that is not an object', () => {
+    expect(paramOf([1, 2])).toBeNull();
+  });
+});

@@ -1,0 +1,310 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ErrorCode, GatewayError } from '../common/errors.js';
+import type { ChatCompletionRequest } from '../providers/openai-types.js';
+
+/**
+ * The OpenAI `CreateChatCompletionRequest`, as a JSON Schema compiled once at start. Out-of-range values are a
+ * 400 naming the parameter, never clamped. Validation reads the body in place (no copy of `messages`).
+ */
+const text = { type: 'string' };
+const textPart = {
+  type: 'object',
+  required: ['type', 'text'],
+  properties: { type: { const: 'text' }, text },
+  additionalProperties: false,
+};
+const imagePart = {
+  type: 'object',
+  required: ['type', 'image_url'],
+  properties: {
+    type: { const: 'image_url' },
+    image_url: {
+      type: 'object',
+      required: ['url'],
+      properties: { url: { type: 'string', minLength: 1 }, detail: { enum: ['auto', 'low', 'high'] } },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+const audioPart = {
+  type: 'object',
+  required: ['type', 'input_audio'],
+  properties: {
+    type: { const: 'input_audio' },
+    input_audio: {
+      type: 'object',
+      required: ['data', 'format'],
+      properties: { data: text, format: text },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+const filePart = {
+  type: 'object',
+  required: ['type', 'file'],
+  properties: {
+    type: { const: 'file' },
+    file: {
+      type: 'object',
+      properties: { file_data: text, file_id: text, filename: text },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+const refusalPart = {
+  type: 'object',
+  required: ['type', 'refusal'],
+  properties: { type: { const: 'refusal' }, refusal: text },
+  additionalProperties: false,
+};
+const partsOf = (...parts: object[]) => ({
+  type: 'array',
+  minItems: 1,
+  items: {
+    type: 'object',
+    required: ['type'],
+    properties: {
+      type: {
+        enum: parts.map((p) => (p as { properties: { type: { const: string } } }).properties.type.const),
+      },
+    },
+    oneOf: parts,
+  },
+});
+const toolCall = {
+  type: 'object',
+  required: ['id', 'type', 'function'],
+  properties: {
+    id: { type: 'string', minLength: 1 },
+    type: { const: 'function' },
+    function: {
+      type: 'object',
+      required: ['name', 'arguments'],
+      properties: { name: { type: 'string', minLength: 1 }, arguments: text },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+const name = { type: 'string', minLength: 1 };
+
+const message = {
+  type: 'object',
+  required: ['role'],
+  properties: { role: { enum: ['system', 'developer', 'user', 'assistant', 'tool'] } },
+  discriminator: { propertyName: 'role' },
+  oneOf: [
+    {
+      properties: { role: { const: 'system' }, content: { anyOf: [text, partsOf(textPart)] }, name },
+      required: ['content'],
+      additionalProperties: false,
+    },
+    {
+      properties: { role: { const: 'developer' }, content: { anyOf: [text, partsOf(textPart)] }, name },
+      required: ['content'],
+      additionalProperties: false,
+    },
+    {
+      properties: {
+        role: { const: 'user' },
+        content: { anyOf: [text, partsOf(textPart, imagePart, audioPart, filePart)] },
+        name,
+      },
+      required: ['content'],
+      additionalProperties: false,
+    },
+    {
+      properties: {
+        role: { const: 'assistant' },
+        content: { anyOf: [text, { type: 'null' }, partsOf(textPart, refusalPart)] },
+        refusal: { type: ['string', 'null'] },
+        tool_calls: { type: 'array', items: toolCall },
+        name,
+        audio: { type: ['object', 'null'] },
+        function_call: { type: ['object', 'null'] },
+      },
+      additionalProperties: false,
+    },
+    {
+      properties: {
+        role: { const: 'tool' },
+        content: { anyOf: [text, partsOf(textPart)] },
+        tool_call_id: { type: 'string', minLength: 1 },
+      },
+      required: ['content', 'tool_call_id'],
+      additionalProperties: false,
+    },
+  ],
+};
+
+const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
+
+export const CHAT_REQUEST_SCHEMA = {
+  type: 'object',
+  required: ['model', 'messages'],
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    messages: { type: 'array', minItems: 1, items: message },
+    stream: nullable({ type: 'boolean' }),
+    stream_options: nullable({
+      type: 'object',
+      properties: { include_usage: { type: 'boolean' }, include_obfuscation: { type: 'boolean' } },
+      additionalProperties: false,
+    }),
+    max_tokens: nullable({ type: 'integer', minimum: 1 }),
+    max_completion_tokens: nullable({ type: 'integer', minimum: 1 }),
+    temperature: nullable({ type: 'number', minimum: 0, maximum: 2 }),
+    top_p: nullable({ type: 'number', minimum: 0, maximum: 1 }),
+    n: nullable({ type: 'integer', minimum: 1, maximum: 128 }),
+    stop: nullable({
+      anyOf: [text, { type: 'array', minItems: 1, maxItems: 4, items: text }],
+    }),
+    seed: nullable({ type: 'integer' }),
+    presence_penalty: nullable({ type: 'number', minimum: -2, maximum: 2 }),
+    frequency_penalty: nullable({ type: 'number', minimum: -2, maximum: 2 }),
+    logit_bias: nullable({
+      type: 'object',
+      additionalProperties: { type: 'number', minimum: -100, maximum: 100 },
+    }),
+    logprobs: nullable({ type: 'boolean' }),
+    top_logprobs: nullable({ type: 'integer', minimum: 0, maximum: 20 }),
+    tools: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['type', 'function'],
+        properties: {
+          type: { const: 'function' },
+          function: {
+            type: 'object',
+            required: ['name'],
+            properties: {
+              name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+              description: text,
+              parameters: { type: 'object' },
+              strict: nullable({ type: 'boolean' }),
+            },
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+      },
+    },
+    tool_choice: {
+      anyOf: [
+        { enum: ['none', 'auto', 'required'] },
+        {
+          type: 'object',
+          required: ['type', 'function'],
+          properties: {
+            type: { const: 'function' },
+            function: {
+              type: 'object',
+              required: ['name'],
+              properties: { name: text },
+              additionalProperties: false,
+            },
+          },
+          additionalProperties: false,
+        },
+      ],
+    },
+    parallel_tool_calls: { type: 'boolean' },
+    response_format: {
+      type: 'object',
+      required: ['type'],
+      properties: { type: { enum: ['text', 'json_object', 'json_schema'] } },
+      discriminator: { propertyName: 'type' },
+      oneOf: [
+        { properties: { type: { const: 'text' } }, additionalProperties: false },
+        { properties: { type: { const: 'json_object' } }, additionalProperties: false },
+        {
+          properties: {
+            type: { const: 'json_schema' },
+            json_schema: {
+              type: 'object',
+              required: ['name'],
+              properties: {
+                name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+                description: text,
+                schema: { type: 'object' },
+                strict: nullable({ type: 'boolean' }),
+              },
+              additionalProperties: false,
+            },
+          },
+          required: ['json_schema'],
+          additionalProperties: false,
+        },
+      ],
+    },
+    reasoning_effort: nullable({ enum: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] }),
+    user: text,
+    safety_identifier: text,
+    service_tier: nullable({ enum: ['auto', 'default', 'flex', 'scale', 'priority', 'fast'] }),
+    metadata: nullable({ type: 'object', additionalProperties: { type: 'string' } }),
+    store: nullable({ type: 'boolean' }),
+    prompt_cache_key: text,
+    verbosity: nullable({ enum: ['low', 'medium', 'high'] }),
+  },
+  additionalProperties: false,
+} as const;
+
+const ajv = new Ajv({ allErrors: false, discriminator: true, strict: false });
+const validate: ValidateFunction = ajv.compile(CHAT_REQUEST_SCHEMA);
+
+/** JSON pointer `/messages/2/content` → OpenAI param `messages[2].content`. */
+function toParam(pointer: string, extra?: string): string | null {
+  const parts = pointer.split('/').filter(Boolean);
+  if (extra) {
+    parts.push(extra);
+  }
+  let out = '';
+  for (const part of parts) {
+    out += /^\d+$/.test(part) ? `[${part}]` : out ? `.${part}` : part;
+  }
+  return out || null;
+}
+
+function describe(error: ErrorObject, param: string | null): string {
+  const where = param ?? 'The request body';
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `Unrecognized request argument supplied: ${param}`;
+    case 'required':
+      return `Missing required parameter: '${param}'.`;
+    case 'minimum':
+    case 'maximum':
+      return `Invalid '${where}': ${error.keyword === 'minimum' ? 'below minimum' : 'above maximum'} value. Expected a value ${error.message ?? ''}.`;
+    case 'discriminator':
+    case 'oneOf':
+    case 'anyOf':
+    case 'enum':
+    case 'const':
+      return `Invalid value for '${where}'.`;
+    default:
+      return `Invalid '${where}': ${error.message ?? 'invalid value'}.`;
+  }
+}
+
+/** Returns the body typed when it matches the schema, else throws a 400 with `param` set. */
+export function validateChatRequest(body: unknown): ChatCompletionRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
+  }
+  if (validate(body)) {
+    return body as unknown as ChatCompletionRequest;
+  }
+  const error = validate.errors![0];
+  const extra =
+    error.keyword === 'additionalProperties'
+      ? (error.params as { additionalProperty: string }).additionalProperty
+      : error.keyword === 'required'
+        ? (error.params as { missingProperty: string }).missingProperty
+        : undefined;
+  const param = toParam(error.instancePath, extra);
+  throw new GatewayError(ErrorCode.InvalidRequest, describe(error, param), { param });
+}

@@ -1,0 +1,9 @@
+import type { ProviderFailure, ProviderId } from '../providers/types.js';
+
+/** What the router asks about health, and what live traffic tells it back (passive health). */
+export abstract class ProviderHealth {
+  /** 0 healthy, 1 degraded, Infinity when down or its circuit is open (the router skips it). */
+  abstract rank(provider: ProviderId, providerModel: string): number;
+  abstract recordSuccess(provider: ProviderId, providerModel: string, latencyMs: number): void;
+  abstract recordFailure(provider: ProviderId, providerModel: string, failure: ProviderFailure): void;
+}

@@ -1,0 +1,53 @@
+import { anthropicBaseUrl, createAnthropicFake } from './anthropic.js';
+import type { FakeProvider } from './base.js';
+import { cerebrasBaseUrl, createCerebrasFake } from './cerebras.js';
+import { createGeminiFake, geminiBaseUrl } from './gemini.js';
+import { createGroqFake, groqBaseUrl } from './groq.js';
+import { createOpenAiFake, openAiBaseUrl } from './openai.js';
+
+export interface Fakes {
+  openai: FakeProvider;
+  anthropic: FakeProvider;
+  gemini: FakeProvider;
+  cerebras: FakeProvider;
+  groq: FakeProvider;
+  all: FakeProvider[];
+  /** The environment that points the gateway at these fakes, with their keys. */
+  env: Record<string, string>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Starts the five fake providers on free local ports (or consecutive ports from `basePort`). */
+export async function startFakes(basePort = 0): Promise<Fakes> {
+  const openai = await createOpenAiFake().start(basePort && basePort);
+  const anthropic = await createAnthropicFake().start(basePort && basePort + 1);
+  const gemini = await createGeminiFake().start(basePort && basePort + 2);
+  const cerebras = await createCerebrasFake().start(basePort && basePort + 3);
+  const groq = await createGroqFake().start(basePort && basePort + 4);
+  const all = [openai, anthropic, gemini, cerebras, groq];
+  return {
+    openai,
+    anthropic,
+    gemini,
+    cerebras,
+    groq,
+    all,
+    env: {
+      OPENAI_BASE_URL: openAiBaseUrl(openai),
+      OPENAI_API_KEY: openai.apiKey,
+      ANTHROPIC_BASE_URL: anthropicBaseUrl(anthropic),
+      ANTHROPIC_API_KEY: anthropic.apiKey,
+      GEMINI_BASE_URL: geminiBaseUrl(gemini),
+      GEMINI_API_KEY: gemini.apiKey,
+      CEREBRAS_BASE_URL: cerebrasBaseUrl(cerebras),
+      CEREBRAS_API_KEY: cerebras.apiKey,
+      GROQ_BASE_URL: groqBaseUrl(groq),
+      GROQ_API_KEY: groq.apiKey,
+    },
+    reset: () => all.forEach((f) => f.reset()),
+    close: async () => {
+      await Promise.all(all.map((f) => f.close()));
+    },
+  };
+}
