@@ -74,6 +74,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
 
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
   // Every body is JSON: anything else is 415, never parsed as text or a form.
   fastify.addHook('onRequest', async (request) => {
     if (hasBody(request.headers) && !isJson(request.headers['content-type'])) {
@@ -81,9 +84,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   });
   const metrics = app.get(MetricsService);
-  fastify.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
   // One line per request: id, method, route, status, duration. Never headers, query strings or bodies.
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -51,11 +51,14 @@ export class ChatController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const mock = request.headers['x-conflux-mock'];
+    const idempotencyKey = request.headers['idempotency-key'];
     await this.chat.complete({
       auth,
       body,
       requestId: request.id,
       mock: typeof mock === 'string' ? mock : undefined,
+      idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : undefined,
+      rawKey: request.headers.authorization?.replace(/^Bearer\s+/i, '').trim() ?? '',
       reply,
     });
   }

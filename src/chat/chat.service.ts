@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CatalogService } from '../catalog/catalog.service.js';
-import type { CatalogModel } from '../catalog/catalog.types.js';
+import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
 import { costMicro, priceAt } from '../catalog/pricing.js';
 import type { AuthContext } from '../common/auth-context.js';
 import { toErrorResponse } from '../common/error-response.js';
@@ -9,6 +9,7 @@ import { ErrorCode, GatewayError } from '../common/errors.js';
 import { countTextTokens } from '../common/tokens.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ProviderHealth } from '../health/provider-health.js';
+import { IdempotencyService, type IdempotencyClaim } from '../billing/idempotency.service.js';
 import { MeteringService } from '../billing/metering.service.js';
 import type { Hold, UsageRecord, UsageStatus } from '../billing/metering.types.js';
 import { formatCredits } from '../billing/plans.js';
@@ -38,6 +39,9 @@ export interface ChatCall {
   requestId: string;
   /** `x-conflux-mock`: simulated behaviour for test keys. */
   mock?: string;
+  /** The `Idempotency-Key` header, and the raw API key that seals the stored answer. */
+  idempotencyKey?: string;
+  rawKey: string;
   reply: FastifyReply;
 }
 
@@ -52,6 +56,8 @@ interface Flight {
   attempts: number;
   /** Aborted when the client goes away: cancels the upstream request. */
   client: AbortController;
+  /** Set when the request carries an Idempotency-Key it now owns. */
+  claim?: IdempotencyClaim;
 }
 
 /** The attempt that served the request, with what it produced. */
@@ -89,6 +95,7 @@ export class ChatService {
     private readonly transport: ProviderTransport,
     private readonly toolState: ToolStateStore,
     private readonly metering: MeteringService,
+    private readonly idempotency: IdempotencyService,
     private readonly health: ProviderHealth,
     @Inject(PROVIDER_ADAPTERS) private readonly adapters: Record<ProviderId, ProviderAdapter>,
     @Inject(CONFIG) private readonly config: Config,
@@ -107,17 +114,44 @@ export class ChatService {
       attempts: 0,
       client: new AbortController(),
     };
-    const chain = candidates({
-      request,
-      chain: this.catalog.chain(model.id),
-      promptTokens: flight.promptEstimate,
-      enabled: (provider) => this.config.providers[provider].enabled,
-      rank: (deployment) => this.health.rank(deployment.provider, deployment.providerModel),
-      cost: (deployment, m) => priceAt(deployment, m.id, new Date()).outputPerM,
-    });
-    if (call.auth.key?.kind === 'test') {
-      return this.completeWithMock(flight);
+    // Validation first (a 400 for what the model cannot honour), without asking health: a test key or a replay
+    // must not take a half-open circuit's one trial request.
+    this.route(flight, () => 0);
+    if (call.idempotencyKey) {
+      const claimed = await this.idempotency.claim(
+        call.auth.accountId,
+        call.rawKey,
+        call.idempotencyKey,
+        call.body,
+      );
+      if (claimed.kind === 'replay') {
+        const { status, headers, body } = claimed.answer;
+        void call.reply
+          .status(status)
+          .headers({ ...headers, 'x-request-id': call.requestId, 'x-conflux-idempotent-replay': 'true' })
+          .type('application/json')
+          .send(body);
+        return;
+      }
+      flight.claim = claimed.claim;
     }
+    try {
+      await (call.auth.key?.kind === 'test'
+        ? this.completeWithMock(flight)
+        : this.completeLive(
+            flight,
+            this.route(flight, (d) => this.health.rank(d.provider, d.providerModel)),
+          ));
+    } catch (error) {
+      if (flight.claim) {
+        await this.idempotency.release(flight.claim);
+      }
+      throw error;
+    }
+  }
+
+  private async completeLive(flight: Flight, chain: Candidate[]): Promise<void> {
+    const { call } = flight;
     if (chain.length === 0) {
       throw this.unavailable(flight);
     }
@@ -154,6 +188,18 @@ export class ChatService {
     }
   }
 
+  /** The failover chain for this request (see candidates()), ranked by `rank`. */
+  private route(flight: Flight, rank: (deployment: CatalogDeployment) => number): Candidate[] {
+    return candidates({
+      request: flight.request,
+      chain: this.catalog.chain(flight.model.id),
+      promptTokens: flight.promptEstimate,
+      enabled: (provider) => this.config.providers[provider].enabled,
+      rank,
+      cost: (deployment, m) => priceAt(deployment, m.id, new Date()).outputPerM,
+    });
+  }
+
   private maxOutput(flight: Flight): number {
     return flight.request.max_completion_tokens ?? flight.request.max_tokens ?? flight.model.maxOutputTokens;
   }
@@ -163,9 +209,17 @@ export class ChatService {
     const saved = await this.toolState.load(flight.request);
     let mappingError: GatewayError | undefined;
     let lastFailure: ProviderFailure | undefined;
+    let authFailures = 0;
+    // A parameter every deployment of the requested model refuses is the client's error (400), never a reason to
+    // answer with another model.
+    const primaries = chain.filter((c) => c.primary).length;
+    let primaryRefusals = 0;
     for (const candidate of chain) {
       if (flight.client.signal.aborted) {
         break;
+      }
+      if (!candidate.primary && primaries > 0 && primaryRefusals === primaries) {
+        throw mappingError!;
       }
       const { provider, providerModel } = candidate.deployment;
       const adapter = this.adapters[provider];
@@ -183,6 +237,7 @@ export class ChatService {
       } catch (error) {
         if (error instanceof GatewayError) {
           mappingError ??= error; // this deployment cannot honour the request: try the next one
+          primaryRefusals += candidate.primary ? 1 : 0;
           continue;
         }
         throw error;
@@ -200,8 +255,12 @@ export class ChatService {
         flight.client.signal.removeEventListener('abort', link);
         const failure = outcome.failure;
         lastFailure = failure;
-        this.health.recordFailure(provider, providerModel, failure);
+        if (!flight.client.signal.aborted) {
+          // A client that left is not the provider's failure.
+          this.health.recordFailure(provider, providerModel, failure);
+        }
         if (failure.kind === 'auth') {
+          authFailures += 1;
           this.logger.error(
             { provider, status: failure.status, code: failure.code },
             `provider ${provider} refused our credentials: check ${provider.toUpperCase()}_API_KEY`,
@@ -222,8 +281,16 @@ export class ChatService {
     if (flight.client.signal.aborted) {
       throw new GatewayError(ErrorCode.InvalidRequest, 'The client closed the request.');
     }
-    if (mappingError && flight.attempts === 0) {
+    if (mappingError && (flight.attempts === 0 || (primaries > 0 && primaryRefusals === primaries))) {
       throw mappingError;
+    }
+    if (flight.attempts > 0 && authFailures === flight.attempts) {
+      // Every provider refused our credentials: the gateway is misconfigured (alerted above), not overloaded.
+      throw new GatewayError(
+        ErrorCode.UpstreamAuth,
+        `The gateway could not authenticate with the provider of \`${flight.model.id}\`. Operators have been alerted.`,
+        { headers: { 'x-should-retry': 'false', 'x-conflux-attempts': String(flight.attempts) } },
+      );
     }
     throw this.unavailable(flight, lastFailure);
   }
@@ -327,15 +394,15 @@ export class ChatService {
     const { remainingMicro } = await this.metering.settle(hold, record);
     usage.cost_credits = formatCredits(record.costMicro);
     const body = toCompletion(newCompletionId(), served.candidate.model.id, response, usage);
-    void flight.call.reply
-      .status(200)
-      .headers({
-        ...this.headers(flight, served.candidate),
-        'x-conflux-cost-credits': usage.cost_credits,
-        ...(remainingMicro !== null ? { 'x-conflux-credits-remaining': formatCredits(remainingMicro) } : {}),
-      })
-      .type('application/json')
-      .send(body);
+    const headers = {
+      ...this.headers(flight, served.candidate),
+      'x-conflux-cost-credits': usage.cost_credits,
+      ...(remainingMicro !== null ? { 'x-conflux-credits-remaining': formatCredits(remainingMicro) } : {}),
+    };
+    if (flight.claim) {
+      await this.idempotency.complete(flight.claim, { status: 200, headers, body });
+    }
+    void flight.call.reply.status(200).headers(headers).type('application/json').send(body);
     return record;
   }
 
@@ -343,10 +410,18 @@ export class ChatService {
     const includeUsage = flight.request.stream_options?.include_usage === true;
     const builder = new ChunkBuilder(newCompletionId(), served.candidate.model.id, includeUsage);
     const writer = new SseWriter(flight.call.reply.raw);
+    // Headers already set on the reply (x-request-id, the rate-limit headers) go out with the raw stream too.
+    const earlier = Object.fromEntries(
+      Object.entries(flight.call.reply.getHeaders()).map(([name, value]) => [name, String(value)]),
+    );
     flight.call.reply.hijack();
-    writer.open(this.headers(flight, served.candidate));
+    writer.open({ ...earlier, ...this.headers(flight, served.candidate) });
     let failure: ProviderFailure | undefined;
+    const toolStates: Array<[string, ToolCallState]> = [];
     const write = (part: StreamPart) => {
+      if (part.type === 'tool_call' && part.state) {
+        toolStates.push([part.id, part.state]);
+      }
       for (const chunk of builder.push(part)) {
         writer.send(chunk);
       }
@@ -371,6 +446,15 @@ export class ChatService {
     }
     const aborted = flight.client.signal.aborted;
     const complete = builder.complete && !failure && !aborted;
+    if (!complete && !aborted) {
+      // A stream that broke after its first token counts against its provider too.
+      const { provider, providerModel } = served.candidate.deployment;
+      this.health.recordFailure(
+        provider,
+        providerModel,
+        failure ?? { kind: 'retryable', status: 0, message: 'The stream broke.', code: 'connection_error' },
+      );
+    }
     const status: UsageStatus = complete ? 'completed' : aborted ? 'aborted' : 'cut';
     const { usage, estimated } = this.finalUsage(flight, builder.usage, builder.deliveredText, complete);
     const record = this.record(
@@ -383,6 +467,15 @@ export class ChatService {
       failure?.code ?? null,
     );
     record.ttftMs = served.ttftMs ?? null;
+    // Settle before the last frame: once a client has seen the end of a stream, its charge is on the books.
+    await this.toolState.save(toolStates);
+    await this.metering.settle(hold, record);
+    if (flight.claim) {
+      // A finished stream cannot be replayed, but its key stays used; a broken one may be retried.
+      await (complete
+        ? this.idempotency.complete(flight.claim, null)
+        : this.idempotency.release(flight.claim));
+    }
     if (complete) {
       usage.cost_credits = formatCredits(record.costMicro);
       if (includeUsage) {
@@ -398,7 +491,6 @@ export class ChatService {
       );
       writer.fail(toErrorResponse(error, flight.call.requestId).body);
     }
-    await this.metering.settle(hold, record);
     return record;
   }
 
@@ -551,5 +643,3 @@ export class ChatService {
     await this.answerJson(flight, { candidate: served, response }, null);
   }
 }
-
-export type { ToolCallState };

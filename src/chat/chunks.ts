@@ -150,7 +150,8 @@ export function toCompletion(
       finish_reason: choice.finishReason,
     })),
     usage,
-    system_fingerprint: null,
+    // no system_fingerprint: the spec types it as a string (never null), and the gateway has no fingerprint of
+    // its own to give (the provider's describes the provider's backend, not the model the client asked for)
   };
 }
 

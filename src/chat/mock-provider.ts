@@ -7,8 +7,8 @@ import type { NormalizedResponse, StreamPart } from '../providers/types.js';
  * the gateway and nothing is billed. Tools offered and the last message from the user → a tool call to the
  * chosen (or first) tool; JSON output asked for → a small JSON object; otherwise a fixed sentence.
  *
- * `x-conflux-mock` (header) or a model suffix `:mock-<behaviour>` simulates what live traffic can meet:
- * `rate_limit` (429), `server_error` (every provider failing: 503), `failover` (served by the fallback model).
+ * The `x-conflux-mock` header simulates what live traffic can meet: `rate_limit` (429), `server_error` (every
+ * provider failing: 503), `failover` (served by the fallback model). Live keys ignore it.
  */
 export type MockBehaviour = 'normal' | 'rate_limit' | 'server_error' | 'failover';
 

@@ -36,6 +36,23 @@ export interface Config {
     /** Time allowed until the provider's first byte (headers) / first stream event. */
     firstByteTimeoutMs: number;
   };
+  health: {
+    /** How often one instance probes every enabled provider (the others read the shared result). */
+    probeIntervalMs: number;
+    /** A probe slower than this fails as a timeout (the provider is down). */
+    probeTimeoutMs: number;
+    /** A probe answered slower than this marks the provider degraded. */
+    degradedLatencyMs: number;
+    /** How often each instance re-reads the latest shared probe results. */
+    snapshotRefreshMs: number;
+    breaker: {
+      /** Failures in a row (within the window) that open a provider's (or a provider model's) circuit. */
+      failureThreshold: number;
+      windowMs: number;
+      /** How long an open circuit stays shut before one trial request decides. */
+      cooldownMs: number;
+    };
+  };
 }
 
 export const CONFIG = Symbol('CONFIG');
@@ -119,6 +136,18 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ADMIN_PASSWORD must be at least 8 characters');
   }
   const defaultRpm = int(env, 'RATE_LIMIT_RPM', 60, 1);
+  const probeIntervalMs = int(env, 'HEALTH_PROBE_INTERVAL_MS', 60_000, 50);
+  const probeTimeoutMs = int(
+    env,
+    'HEALTH_PROBE_TIMEOUT_MS',
+    Math.min(5_000, Math.floor(probeIntervalMs / 2)),
+    10,
+  );
+  if (probeTimeoutMs >= probeIntervalMs) {
+    throw new ConfigError(
+      `HEALTH_PROBE_TIMEOUT_MS (${probeTimeoutMs}) must be shorter than HEALTH_PROBE_INTERVAL_MS (${probeIntervalMs})`,
+    );
+  }
   const cacheTtl = int(env, 'KEY_CACHE_TTL_MS', 30_000, 0);
 
   const providers = {} as Config['providers'];
@@ -183,6 +212,18 @@ export function loadConfig(env: Env = process.env): Config {
     upstream: {
       connectTimeoutMs: int(env, 'UPSTREAM_CONNECT_TIMEOUT_MS', 5_000, 1),
       firstByteTimeoutMs: int(env, 'UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 60_000, 1),
+    },
+    health: {
+      probeIntervalMs,
+      probeTimeoutMs,
+      degradedLatencyMs: int(env, 'HEALTH_DEGRADED_LATENCY_MS', 2_000, 1),
+      // Every instance follows the shared result closely, without querying per request.
+      snapshotRefreshMs: Math.max(25, Math.min(5_000, Math.floor(probeIntervalMs / 2))),
+      breaker: {
+        failureThreshold: int(env, 'BREAKER_FAILURE_THRESHOLD', 5, 1),
+        windowMs: int(env, 'BREAKER_WINDOW_MS', 30_000, 100),
+        cooldownMs: int(env, 'BREAKER_COOLDOWN_MS', 30_000, 50),
+      },
     },
   };
 }

@@ -330,6 +330,9 @@ class AnthropicProtocol implements FakeProtocol {
 
     for (const [i, delta] of deltas.entries()) {
       if (fault && i === fault.afterChunks) {
+        if (fault.kind === 'stall') {
+          return; // the connection stays open with nothing more written
+        }
         if (fault.kind === 'cut') {
           // Let what was written reach the client first: the cut is mid-answer, not before the first byte.
           await sleep(20);

@@ -26,6 +26,8 @@ export type FakeFault =
   | { kind: 'cut'; afterChunks: number }
   /** Stream: send N content chunks, then the provider's native mid-stream error. */
   | { kind: 'stream_error'; afterChunks: number }
+  /** Stream: send N content chunks, then stop writing with the connection left open (a stalled provider). */
+  | { kind: 'stall'; afterChunks: number }
   /** Wait this long before the first byte. */
   | { kind: 'slow'; ms: number }
   /** Never answer (the socket stays open until the client gives up). */
@@ -38,6 +40,11 @@ export interface RecordedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
+  /**
+   * How the exchange ended, once it has: `finished` when the fake wrote its whole answer, `aborted` when the
+   * connection closed first (the client, here the gateway, went away).
+   */
+  closed?: 'finished' | 'aborted';
 }
 
 export interface FaultRule {
@@ -77,7 +84,7 @@ export interface FakeProtocol {
   chatIntent(method: string, path: string, body: unknown): ChatIntent | null;
   /** Writes the native non-streaming answer. */
   answerChat(res: ServerResponse, intent: ChatIntent): void;
-  /** Writes the native stream; `fault` is a cut or stream_error to play after N content chunks. */
+  /** Writes the native stream; `fault` is a cut, stream_error or stall to play after N content chunks. */
   streamChat(
     res: ServerResponse,
     intent: ChatIntent,
@@ -230,7 +237,11 @@ export class FakeProvider {
       }
     }
     const path = url.pathname + url.search;
-    this.requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body };
+    this.requests.push(record);
+    res.on('close', () => {
+      record.closed = res.writableFinished ? 'finished' : 'aborted';
+    });
 
     const isProbe = this.protocol.isProbe(req.method ?? 'GET', path);
     const intent = isProbe ? null : this.protocol.chatIntent(req.method ?? 'GET', path, body);
@@ -274,7 +285,10 @@ export class FakeProvider {
       return;
     }
     if (intent.stream) {
-      const streamFault = fault?.kind === 'cut' || fault?.kind === 'stream_error' ? fault : undefined;
+      const streamFault =
+        fault?.kind === 'cut' || fault?.kind === 'stream_error' || fault?.kind === 'stall'
+          ? fault
+          : undefined;
       await this.protocol.streamChat(res, intent, streamFault);
       return;
     }

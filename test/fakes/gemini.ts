@@ -368,6 +368,9 @@ class GeminiProtocol implements FakeProtocol {
   }
 
   private playFault(res: ServerResponse, fault: Extract<FakeFault, { afterChunks: number }>): void {
+    if (fault.kind === 'stall') {
+      return; // the connection stays open with nothing more written
+    }
     if (fault.kind === 'cut') {
       cutConnection(res);
       return;

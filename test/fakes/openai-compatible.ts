@@ -315,6 +315,9 @@ export class OpenAiCompatibleProtocol implements FakeProtocol {
     res: ServerResponse,
     fault: Extract<FakeFault, { afterChunks: number }>,
   ): Promise<void> {
+    if (fault.kind === 'stall') {
+      return; // the frames written so far stay the last: the connection stays open
+    }
     if (fault.kind === 'stream_error') {
       // The family reports a failure after the 200 as one more data frame holding an error envelope.
       writeSse(res, JSON.stringify({ error: withDefaults(this.nativeError(500)) }));

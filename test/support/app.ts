@@ -26,6 +26,9 @@ const BASE_ENV: Record<string, string> = {
 /**
  * Starts the whole app on a free port, on its own database (unless `shareDatabaseWith` is given, for tests
  * of several instances). Redis is used when `REDIS_URL` is in `env`.
+ *
+ * `logs()` sees only the first app started in a process: nestjs-pino's root logger is process-wide. A test that
+ * checks log lines starts one app per file (vitest gives each file its own process).
  */
 export async function startApp(
   env: Record<string, string> = {},

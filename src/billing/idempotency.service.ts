@@ -1,0 +1,168 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { ErrorCode, GatewayError } from '../common/errors.js';
+
+/** How long a completed answer can be replayed. */
+const RETENTION_HOURS = 24;
+/** An in-flight record older than this belongs to an instance that died mid-request: a retry may take it over. */
+const ABANDONED_AFTER_MS = 15 * 60 * 1000;
+
+export interface StoredAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface IdempotencyClaim {
+  lookup: string;
+  secret: Buffer;
+  fingerprint: string;
+}
+
+export type ClaimResult =
+  { kind: 'claimed'; claim: IdempotencyClaim } | { kind: 'replay'; answer: StoredAnswer };
+
+/**
+ * `Idempotency-Key` on POST /v1/chat/completions. The first request claims the key; a duplicate while it is in
+ * flight gets 409; a retry after it completed gets the stored answer, with no new provider call and no charge.
+ *
+ * The stored answer is sealed (AES-256-GCM) with a key derived from the caller's raw API key and the
+ * Idempotency-Key, neither of which the gateway keeps: the table holds no readable completion.
+ */
+@Injectable()
+export class IdempotencyService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async claim(
+    accountId: string,
+    rawApiKey: string,
+    idempotencyKey: string,
+    body: unknown,
+  ): Promise<ClaimResult> {
+    if (idempotencyKey.length === 0 || idempotencyKey.length > 255) {
+      throw new GatewayError(ErrorCode.InvalidRequest, 'Idempotency-Key must be 1 to 255 characters.', {
+        param: 'Idempotency-Key',
+      });
+    }
+    const lookup = sha256(`${accountId}\n${idempotencyKey}`);
+    const secret = createHash('sha256')
+      .update(`conflux-idempotency\n${rawApiKey}\n${idempotencyKey}`)
+      .digest();
+    const fingerprint = sha256(JSON.stringify(body));
+    const claim: IdempotencyClaim = { lookup, secret, fingerprint };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const inserted = (await this.dataSource.query(
+        `INSERT INTO idempotency_records (lookup, account_id, state, expires_at)
+         VALUES ($1, $2, 'in_flight', now() + interval '${RETENTION_HOURS} hours')
+         ON CONFLICT (lookup) DO NOTHING RETURNING lookup`,
+        [lookup, accountId],
+      )) as unknown[];
+      if (inserted.length > 0) {
+        return { kind: 'claimed', claim };
+      }
+      const rows = (await this.dataSource.query(
+        `SELECT state, sealed, created_at, expires_at < now() AS expired FROM idempotency_records WHERE lookup = $1`,
+        [lookup],
+      )) as Array<{
+        state: 'in_flight' | 'completed';
+        sealed: Buffer | null;
+        created_at: Date;
+        expired: boolean;
+      }>;
+      const row = rows[0];
+      if (!row) {
+        continue; // released between our insert and select: try again
+      }
+      const abandoned =
+        row.state === 'in_flight' && Date.now() - new Date(row.created_at).getTime() > ABANDONED_AFTER_MS;
+      if (row.expired || abandoned) {
+        await this.dataSource.query(`DELETE FROM idempotency_records WHERE lookup = $1`, [lookup]);
+        continue;
+      }
+      if (row.state === 'in_flight') {
+        throw new GatewayError(
+          ErrorCode.Conflict,
+          'A request with this Idempotency-Key is still in progress. Retry after it completes.',
+          { param: 'Idempotency-Key', code: 'idempotency_key_in_use', headers: { 'retry-after': '1' } },
+        );
+      }
+      return { kind: 'replay', answer: this.open(claim, row.sealed) };
+    }
+    throw new GatewayError(ErrorCode.Conflict, 'The Idempotency-Key is busy. Retry.', {
+      param: 'Idempotency-Key',
+    });
+  }
+
+  /** Stores the completed answer (sealed) for replays. Streamed answers are recorded as completed without a body. */
+  async complete(claim: IdempotencyClaim, answer: StoredAnswer | null): Promise<void> {
+    const sealed = answer
+      ? seal(claim.secret, JSON.stringify({ fingerprint: claim.fingerprint, ...answer }))
+      : null;
+    await this.dataSource.query(
+      `UPDATE idempotency_records SET state = 'completed', sealed = $2 WHERE lookup = $1`,
+      [claim.lookup, sealed],
+    );
+  }
+
+  /** The request failed before completing: free the key so a retry runs again. */
+  async release(claim: IdempotencyClaim): Promise<void> {
+    await this.dataSource.query(`DELETE FROM idempotency_records WHERE lookup = $1 AND state = 'in_flight'`, [
+      claim.lookup,
+    ]);
+  }
+
+  async purgeExpired(): Promise<number> {
+    const result = (await this.dataSource.query(
+      `DELETE FROM idempotency_records WHERE expires_at < now()`,
+    )) as [unknown[], number];
+    return Array.isArray(result) ? (result[1] ?? 0) : 0;
+  }
+
+  private open(claim: IdempotencyClaim, sealed: Buffer | null): StoredAnswer {
+    if (!sealed) {
+      throw new GatewayError(
+        ErrorCode.Conflict,
+        'A streamed request with this Idempotency-Key already completed; streamed answers are not stored for replay.',
+        { param: 'Idempotency-Key', code: 'idempotency_key_used' },
+      );
+    }
+    let stored: StoredAnswer & { fingerprint: string };
+    try {
+      stored = JSON.parse(unseal(claim.secret, Buffer.from(sealed))) as StoredAnswer & {
+        fingerprint: string;
+      };
+    } catch {
+      throw new GatewayError(ErrorCode.Conflict, 'This Idempotency-Key was used by another API key.', {
+        param: 'Idempotency-Key',
+        code: 'idempotency_key_used',
+      });
+    }
+    if (stored.fingerprint !== claim.fingerprint) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        'This Idempotency-Key was already used with a different request body.',
+        { param: 'Idempotency-Key', code: 'idempotency_key_reused' },
+      );
+    }
+    return { status: stored.status, headers: stored.headers, body: stored.body };
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function seal(secret: Buffer, plaintext: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', secret, iv);
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]);
+}
+
+function unseal(secret: Buffer, sealed: Buffer): string {
+  const decipher = createDecipheriv('aes-256-gcm', secret, sealed.subarray(0, 12));
+  decipher.setAuthTag(sealed.subarray(12, 28));
+  return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
+}

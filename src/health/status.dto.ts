@@ -1,0 +1,94 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { PROVIDER_IDS, type ProviderId } from '../providers/types.js';
+
+export const PROVIDER_STATES = ['healthy', 'degraded', 'down', 'unknown', 'disabled'] as const;
+export type ProviderStatusState = (typeof PROVIDER_STATES)[number];
+export const MODEL_STATES = ['healthy', 'degraded', 'down'] as const;
+export type ModelStatusState = (typeof MODEL_STATES)[number];
+
+export class ProviderStatusDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'openai' }) id!: ProviderId;
+
+  @ApiProperty({ description: 'Whether the gateway is configured to use this provider (it has a key).' })
+  enabled!: boolean;
+
+  @ApiProperty({
+    enum: PROVIDER_STATES,
+    description:
+      '`healthy`; `degraded` (slow, rate limited or recovering: used after healthy ones); `down` (skipped: its ' +
+      'probe failed or its circuit is open); `unknown` (not probed yet: used as healthy); `disabled`.',
+  })
+  state!: ProviderStatusState;
+
+  @ApiProperty({
+    enum: ['closed', 'open', 'half_open'],
+    description: 'The circuit breaker fed by live traffic on this instance.',
+  })
+  circuit!: 'closed' | 'open' | 'half_open';
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it was last probed.' })
+  last_checked_at!: string | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'The latency of the last probe, in milliseconds.',
+  })
+  latency_ms!: number | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'timeout',
+    description:
+      'Why the last probe did not find it healthy (`timeout`, `connection_error`, `auth`, `http_503`, …).',
+  })
+  reason!: string | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 99.93,
+    description:
+      'Percentage of the last 24 h of probes that found it up (healthy or degraded); null without probes.',
+  })
+  uptime_24h!: number | null;
+}
+
+export class ModelDeploymentStatusDto {
+  @ApiProperty({ enum: PROVIDER_IDS }) provider!: ProviderId;
+  @ApiProperty({ enum: PROVIDER_STATES }) state!: ProviderStatusState;
+}
+
+export class ModelStatusDto {
+  @ApiProperty({ example: 'gpt-oss-120b' }) id!: string;
+
+  @ApiProperty({
+    enum: MODEL_STATES,
+    description:
+      'The best state among its providers: `down` when none of them can serve it now (requests then go to ' +
+      'its fallback model).',
+  })
+  state!: ModelStatusState;
+
+  @ApiProperty({ type: [ModelDeploymentStatusDto], description: 'Its providers, in preference order.' })
+  providers!: ModelDeploymentStatusDto[];
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'The model that serves its requests when it is down.',
+  })
+  fallback!: string | null;
+}
+
+export class StatusDto {
+  @ApiProperty({
+    enum: MODEL_STATES,
+    description: '`healthy` when every model is, `down` when none can be served, `degraded` otherwise.',
+  })
+  status!: ModelStatusState;
+
+  @ApiProperty({ type: [ProviderStatusDto] }) providers!: ProviderStatusDto[];
+  @ApiProperty({ type: [ModelStatusDto] }) models!: ModelStatusDto[];
+}

@@ -1,0 +1,257 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MeteringService } from '../../src/billing/metering.service.js';
+import { startFakes, type Fakes } from '../fakes/index.js';
+import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
+import { MICRO, ledger, money, usageEvents } from '../support/billing.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('settlement: what was delivered is billed, once', () => {
+  let fakes: Fakes;
+  let t: TestApp;
+  beforeAll(async () => {
+    fakes = await startFakes();
+    t = await startApp({ ...fakes.env, RATE_LIMIT_RPM: '1000' });
+  });
+  beforeEach(() => fakes.reset());
+  afterAll(async () => {
+    await t?.close();
+    await fakes?.close();
+  });
+
+  async function account() {
+    const { token, accountId } = await signup(t);
+    const { key } = await createKey(t, token, 'live');
+    return { token, accountId, key };
+  }
+
+  it('bills a stream the provider cut after 40 chunks for what was delivered, flagged estimated', async () => {
+    const { accountId, key } = await account();
+    fakes.anthropic.addFault({ kind: 'cut', afterChunks: 40 });
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-haiku-5-5',
+        messages: [{ role: 'user', content: 'one two three four five' }],
+        max_tokens: 100,
+        stream: true,
+      }),
+    });
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).toContain('"error"');
+    expect(text).not.toContain('[DONE]');
+    const [event] = await usageEvents(t, accountId);
+    expect(event).toMatchObject({ status: 'cut', estimated: true, completion_tokens: 40, prompt_tokens: 5 });
+    // claude-haiku-5-5: 10 µcr per prompt token, 50 per completion token
+    expect(event.cost).toBe(String(5 * 10 + 40 * 50));
+    const m = await money(t, accountId);
+    expect(m).toEqual({ balance: 500n * MICRO - 2050n, held: 0n, ledger: 500n * MICRO - 2050n, holds: 0 });
+  });
+
+  it('bills a client that aborts mid-stream for what was delivered before it left', async () => {
+    const { accountId, key } = await account();
+    const controller = new AbortController();
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-6-luna',
+        messages: [{ role: 'user', content: 'one two three four five' }],
+        max_tokens: 20_000,
+        stream: true,
+      }),
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await vi.waitFor(async () => expect((await usageEvents(t, accountId)).length).toBe(1), { timeout: 5000 });
+    const [event] = await usageEvents(t, accountId);
+    expect(event.status).toBe('aborted');
+    expect(event.estimated).toBe(true);
+    expect(event.completion_tokens).toBeGreaterThan(0);
+    expect(event.completion_tokens).toBeLessThan(20_000);
+    expect(BigInt(event.cost)).toBe(BigInt(event.prompt_tokens * 10 + event.completion_tokens * 50));
+    const m = await money(t, accountId);
+    expect(m.ledger).toBe(m.balance);
+    expect(m.balance).toBe(500n * MICRO - BigInt(event.cost));
+    expect(m.holds).toBe(0);
+  });
+
+  it('bills a failed-over request once, at the price of the model that served it', async () => {
+    const { accountId, key } = await account();
+    fakes.openai.setDown();
+    const res = await call(
+      t,
+      'POST',
+      '/v1/chat/completions',
+      {
+        model: 'gpt-6.1-terra',
+        messages: [{ role: 'user', content: 'one two three four five' }],
+        max_tokens: 10,
+      },
+      key,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.model).toBe('gemini-3.8-flash');
+    expect(res.headers.get('x-conflux-model')).toBe('gemini-3.8-flash');
+    expect(res.headers.get('x-conflux-attempts')).toBe('2');
+    const events = await usageEvents(t, accountId);
+    expect(events).toHaveLength(1);
+    // gemini-3.8-flash: $0.75/M in = 75 µcr per token, $3.75/M out = 375 µcr per token
+    expect(events[0]).toMatchObject({
+      model_served: 'gemini-3.8-flash',
+      provider: 'gemini',
+      attempts: 2,
+      cost: String(5 * 75 + 10 * 375),
+    });
+    const usage = (await ledger(t, accountId)).filter((l) => l.kind === 'usage');
+    expect(usage).toEqual([
+      { kind: 'usage', amount: String(-(5 * 75 + 10 * 375)), reference: `usage:${events[0].request_id}` },
+    ]);
+    fakes.openai.clearFaults();
+  });
+
+  it('releases the hold of a request no provider could serve, and charges nothing', async () => {
+    const { accountId, key } = await account();
+    for (const fake of fakes.all) {
+      fake.setDown();
+    }
+    const res = await call(
+      t,
+      'POST',
+      '/v1/chat/completions',
+      { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'x' }] },
+      key,
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect(await money(t, accountId)).toEqual({
+      balance: 500n * MICRO,
+      held: 0n,
+      ledger: 500n * MICRO,
+      holds: 0,
+    });
+    const [event] = await usageEvents(t, accountId);
+    expect(event).toMatchObject({ status: 'failed', cost: '0' });
+  });
+
+  it('replays a completed request for the same Idempotency-Key without a provider call or a second charge', async () => {
+    const { accountId, key } = await account();
+    const body = {
+      model: 'gpt-6-luna',
+      messages: [{ role: 'user', content: 'one two three four five' }],
+      max_tokens: 3,
+    };
+    const first = await call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'order-42' });
+    const callsAfterFirst = fakes.openai.chatRequests().length;
+    const second = await call(t, 'POST', '/v1/chat/completions', body, key, {
+      'idempotency-key': 'order-42',
+    });
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual(first.body);
+    expect(second.headers.get('x-conflux-idempotent-replay')).toBe('true');
+    expect(second.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
+    expect(fakes.openai.chatRequests().length).toBe(callsAfterFirst);
+    expect((await usageEvents(t, accountId)).length).toBe(1);
+    expect((await ledger(t, accountId)).filter((l) => l.kind === 'usage')).toHaveLength(1);
+
+    const other = await call(t, 'POST', '/v1/chat/completions', { ...body, max_tokens: 4 }, key, {
+      'idempotency-key': 'order-42',
+    });
+    expect(other.status).toBe(400);
+    expect(other.body.error.param).toBe('Idempotency-Key');
+  });
+
+  it('answers 409 to a duplicate while the first request with that Idempotency-Key is still in flight', async () => {
+    const { key } = await account();
+    fakes.openai.addFault({ kind: 'slow', ms: 800 });
+    const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 };
+    const first = call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'dup-1' });
+    await sleep(200);
+    const duplicate = await call(t, 'POST', '/v1/chat/completions', body, key, {
+      'idempotency-key': 'dup-1',
+    });
+    expect(duplicate.status).toBe(409);
+    expect(duplicate.body.error.code).toBe('idempotency_key_in_use');
+    expect((await first).status).toBe(200);
+  });
+
+  it('frees the Idempotency-Key of a request that failed, so a retry runs', async () => {
+    const { key } = await account();
+    for (const fake of fakes.all) {
+      fake.setDown();
+    }
+    const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 };
+    expect(
+      (await call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'retry-me' })).status,
+    ).toBe(503);
+    fakes.reset();
+    expect(
+      (await call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'retry-me' })).status,
+    ).toBe(200);
+  });
+
+  it('stores no readable completion for idempotent replays', async () => {
+    const { key } = await account();
+    const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 };
+    await call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'sealed-1' });
+    const rows = await t.db.query(
+      `SELECT encode(sealed, 'escape') AS s FROM idempotency_records WHERE sealed IS NOT NULL`,
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(row.s).not.toContain('Hello hello');
+    }
+  });
+});
+
+describe('billing periods and crashed instances', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp();
+  });
+  afterAll(() => t.close());
+
+  it('resets the allocation on the billing date, drops the remainder, and does so once per period', async () => {
+    const { accountId, token } = await signup(t);
+    const { BillingRepository } = await import('../../src/billing/billing.repository.js');
+    await t.app
+      .get(BillingRepository)
+      .credit(accountId, 'usage', -123_456_789n, `test-use:${accountId}`, null);
+    await t.db.query(
+      `UPDATE accounts SET period_start = now() - interval '1 month 1 day', period_end = now() - interval '1 day' WHERE id = $1`,
+      [accountId],
+    );
+    const metering = t.app.get(MeteringService);
+    await Promise.all([metering.resetPeriods(), metering.resetPeriods()]);
+    await metering.resetPeriods();
+    const m = await money(t, accountId);
+    expect(m).toEqual({ balance: 500n * MICRO, held: 0n, ledger: 500n * MICRO, holds: 0 });
+    const resets = (await ledger(t, accountId)).filter((l) => l.kind === 'reset');
+    expect(resets).toHaveLength(1);
+    expect(resets[0].amount).toBe('123456789');
+    const credits = await call(t, 'GET', '/v1/credits', undefined, token);
+    expect(new Date(credits.body.period.end).getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('releases holds left by an instance that died mid-request', async () => {
+    const { accountId } = await signup(t);
+    await t.db.query(`UPDATE accounts SET held_micro = 777 WHERE id = $1`, [accountId]);
+    await t.db.query(
+      `INSERT INTO credit_holds (account_id, request_id, amount_micro, created_at) VALUES ($1, 'req_dead', 777, now() - interval '2 hours')`,
+      [accountId],
+    );
+    expect(await t.app.get(MeteringService).sweepHolds()).toBeGreaterThanOrEqual(1);
+    expect(await money(t, accountId)).toMatchObject({ held: 0n, holds: 0 });
+  });
+
+  it('keeps the ledger append-only', async () => {
+    const { accountId } = await signup(t);
+    await expect(
+      t.db.query(`UPDATE credit_ledger SET amount_micro = 1 WHERE account_id = $1`, [accountId]),
+    ).rejects.toThrow(/append-only/);
+  });
+});
