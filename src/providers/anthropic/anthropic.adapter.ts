@@ -1,3 +1,4 @@
+import { endpoint } from '../shared/http.js';
 /**
  * The Anthropic Messages API adapter (providers.md §2). Pure mapping: the gateway does the HTTP.
  * Request mapping in request.ts, response in response.ts, stream in stream.ts, errors in errors.ts.
@@ -16,11 +17,6 @@ function headers(config: ProviderConfig): Record<string, string> {
   };
 }
 
-/** `baseUrl` carries the version prefix (`https://api.anthropic.com/v1`); a trailing slash is tolerated. */
-function endpoint(config: ProviderConfig, path: string): string {
-  return `${config.baseUrl.replace(/\/+$/, '')}${path}`;
-}
-
 export const anthropicAdapter: ProviderAdapter = {
   id: 'anthropic',
 
@@ -28,7 +24,7 @@ export const anthropicAdapter: ProviderAdapter = {
     const body = buildMessagesBody(request, stream, ctx);
     return {
       method: 'POST',
-      url: endpoint(ctx.config, '/messages'),
+      url: endpoint(ctx.config.baseUrl, '/messages'),
       headers: {
         ...headers(ctx.config),
         'content-type': 'application/json',
@@ -46,6 +42,6 @@ export const anthropicAdapter: ProviderAdapter = {
 
   /** Listing one model costs no tokens and fails with 401 on a bad key. */
   probeRequest(config: ProviderConfig): UpstreamRequest {
-    return { method: 'GET', url: endpoint(config, '/models?limit=1'), headers: headers(config) };
+    return { method: 'GET', url: endpoint(config.baseUrl, '/models?limit=1'), headers: headers(config) };
   },
 };

@@ -1,3 +1,4 @@
+import { retryAfterSeconds } from '../shared/http.js';
 /**
  * Anthropic error answers → ProviderFailure (providers.md §2 "Errors"; https://docs.anthropic.com/en/api/errors).
  *
@@ -50,22 +51,6 @@ function kindFor(status: number, errorCode: string | undefined): FailureKind {
   return 'fatal';
 }
 
-/** `retry-after` is delta-seconds for Anthropic; an HTTP-date is accepted too. */
-export function parseRetryAfter(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') {
-    return undefined;
-  }
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) {
-    return Math.max(0, seconds);
-  }
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) {
-    return undefined;
-  }
-  return Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
 function parseErrorBody(text: string): AnthropicErrorBody['error'] | undefined {
   try {
     const body = JSON.parse(text) as Partial<AnthropicErrorBody> | null;
@@ -113,7 +98,7 @@ export function mapAnthropicError(
 ): ProviderFailure {
   const error = parseErrorBody(bodyText);
   const fallback = error ? '' : `Anthropic returned HTTP ${status}: ${bodyText}`;
-  return failureFromError(status, error, fallback, parseRetryAfter(headers['retry-after']));
+  return failureFromError(status, error, fallback, retryAfterSeconds(headers));
 }
 
 /** An `event: error` inside a 200 stream carries no status: take the one its type stands for. */

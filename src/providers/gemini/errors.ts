@@ -1,3 +1,4 @@
+import { retryAfterSeconds } from '../shared/http.js';
 /**
  * Gemini error body → ProviderFailure (providers.md §3 "Errors" and §6;
  * https://ai.google.dev/gemini-api/docs/troubleshooting, https://ai.google.dev/gemini-api/docs/rate-limits).
@@ -42,7 +43,7 @@ export function mapGeminiError(
   };
   const retryAfter =
     retryDelaySeconds(details.find((d) => d['@type'] === RETRY_INFO)?.retryDelay) ??
-    retryAfterHeader(headers['retry-after']);
+    retryAfterSeconds(headers);
   if (retryAfter !== undefined && failure.kind === 'retryable') {
     failure.retryAfterSeconds = retryAfter;
   }
@@ -90,13 +91,6 @@ function retryDelaySeconds(delay: unknown): number | undefined {
   }
   const match = /^(\d+(?:\.\d+)?)s$/.exec(delay.trim());
   return match ? Math.ceil(Number(match[1])) : undefined;
-}
-
-function retryAfterHeader(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value.trim())) {
-    return undefined;
-  }
-  return Number(value.trim());
 }
 
 /** The JSON error body Google writes after the last SSE frame of a failing stream, if `text` is one. */

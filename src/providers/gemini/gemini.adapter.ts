@@ -1,3 +1,4 @@
+import { endpoint } from '../shared/http.js';
 /**
  * The Google Gemini adapter: Generative Language API, API-key flavour (providers.md §3, §6). Pure mapping: the
  * gateway does the HTTP. Request mapping in request.ts (+ messages.ts), response in response.ts
@@ -17,11 +18,6 @@ function authHeaders(config: ProviderConfig): Record<string, string> {
   return { 'x-goog-api-key': config.apiKey };
 }
 
-/** `baseUrl` carries the version prefix (`…/v1beta`); a trailing slash is tolerated. */
-function endpoint(config: ProviderConfig, path: string): string {
-  return `${(config.baseUrl || GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '')}${path}`;
-}
-
 export const geminiAdapter: ProviderAdapter = {
   id: 'gemini',
 
@@ -35,7 +31,7 @@ export const geminiAdapter: ProviderAdapter = {
       : `/models/${model}:generateContent`;
     return {
       method: 'POST',
-      url: endpoint(ctx.config, path),
+      url: endpoint(ctx.config.baseUrl || GEMINI_DEFAULT_BASE_URL, path),
       headers: {
         ...authHeaders(ctx.config),
         'content-type': 'application/json',
@@ -53,6 +49,10 @@ export const geminiAdapter: ProviderAdapter = {
 
   /** Listing one model costs no tokens; a bad key answers 400 API_KEY_INVALID, a missing one 403. */
   probeRequest(config: ProviderConfig): UpstreamRequest {
-    return { method: 'GET', url: endpoint(config, '/models?pageSize=1'), headers: authHeaders(config) };
+    return {
+      method: 'GET',
+      url: endpoint(config.baseUrl || GEMINI_DEFAULT_BASE_URL, '/models?pageSize=1'),
+      headers: authHeaders(config),
+    };
   },
 };

@@ -1,3 +1,4 @@
+import { retryAfterSeconds } from '../shared/http.js';
 import type { FailureKind, ProviderFailure } from '../types.js';
 import type { OpenAiCompatibleOptions } from './options.js';
 import { isRecord } from './response.js';
@@ -120,24 +121,6 @@ function kindForType(error: NativeError): FailureKind {
   return 'retryable';
 }
 
-/** `retry-after-ms` (OpenAI) wins over `retry-after` (seconds or an HTTP date). */
-export function retryAfterSeconds(headers: Record<string, string>): number | undefined {
-  const ms = Number(headers['retry-after-ms']);
-  if (headers['retry-after-ms'] !== undefined && Number.isFinite(ms) && ms >= 0) {
-    return ms / 1000;
-  }
-  const value = headers['retry-after'];
-  if (value === undefined || value.trim() === '') {
-    return undefined;
-  }
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) {
-    return Math.max(0, seconds);
-  }
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -152,3 +135,5 @@ function stringOrNull(value: unknown): string | null {
   }
   return typeof value === 'number' ? String(value) : null;
 }
+
+export { retryAfterSeconds };

@@ -1,3 +1,4 @@
+import { endpoint } from '../shared/http.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai-types.js';
 import type { MapContext, ProviderConfig, UpstreamRequest } from '../types.js';
@@ -92,7 +93,7 @@ export function buildChatRequest(
 
   return {
     method: 'POST',
-    url: `${trimSlash(ctx.config.baseUrl)}/chat/completions`,
+    url: endpoint(ctx.config.baseUrl, '/chat/completions'),
     headers: {
       authorization: `Bearer ${ctx.config.apiKey}`,
       'content-type': 'application/json',
@@ -106,7 +107,7 @@ export function buildChatRequest(
 export function buildProbeRequest(config: ProviderConfig): UpstreamRequest {
   return {
     method: 'GET',
-    url: `${trimSlash(config.baseUrl)}/models`,
+    url: endpoint(config.baseUrl, '/models'),
     headers: { authorization: `Bearer ${config.apiKey}`, accept: 'application/json' },
   };
 }
@@ -167,8 +168,4 @@ function unsupported(param: string, message: string): GatewayError {
 
 function isAbsent(value: unknown): value is null | undefined {
   return value === undefined || value === null;
-}
-
-function trimSlash(url: string): string {
-  return url.replace(/\/+$/, '');
 }
