@@ -6,8 +6,10 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { ValidationError } from 'class-validator';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
 import type { Config } from './config/config.js';
@@ -53,6 +55,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     bodyLimit: config.bodyLimitBytes,
     genReqId: newRequestId,
     trustProxy: true,
+    // Errors Fastify meets before routing (a malformed URL, a path too long) get the OpenAI envelope too.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      const response = toErrorResponse(error, request.id);
+      void reply
+        .status(response.status)
+        .headers({ ...response.headers, 'x-request-id': request.id })
+        .type('application/json')
+        .send(response.body);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, options.logStream),

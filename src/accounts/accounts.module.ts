@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AccountsRepository } from './accounts.repository.js';
 import { AccountsService } from './accounts.service.js';
+import { AuthRateLimitGuard } from './auth-rate-limit.guard.js';
 import { AuthController } from './auth.controller.js';
 
 @Module({
   controllers: [AuthController],
-  providers: [AccountsRepository, AccountsService],
+  providers: [AccountsRepository, AccountsService, AuthRateLimitGuard],
   exports: [AccountsService],
 })
 export class AccountsModule {}

@@ -1,10 +1,13 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorDto } from '../common/openapi.js';
 import { AccountsService, type Session } from './accounts.service.js';
+import { AuthRateLimitGuard } from './auth-rate-limit.guard.js';
 import { CredentialsDto, SessionDto } from './auth.dto.js';
 
 @ApiTags('auth')
+@ApiResponse({ status: 429, type: ErrorDto, description: 'Too many attempts from this address' })
+@UseGuards(AuthRateLimitGuard)
 @Controller('auth')
 export class AuthController {
   constructor(private readonly accounts: AccountsService) {}

@@ -1,13 +1,17 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import { deriveKey, seal, unseal } from '../common/seal.js';
 
 /** How long a completed answer can be replayed. */
 const RETENTION_HOURS = 24;
-/** An in-flight record older than this belongs to an instance that died mid-request: a retry may take it over. */
-const ABANDONED_AFTER_MS = 15 * 60 * 1000;
+/**
+ * An in-flight record older than this belongs to an instance that died mid-request: a retry may take it over.
+ * Longer than the longest stream (128K tokens at a slow 20 tokens/s is under two hours).
+ */
+const ABANDONED_AFTER_MS = 2 * 60 * 60 * 1000;
 
 export interface StoredAnswer {
   status: number;
@@ -47,9 +51,7 @@ export class IdempotencyService {
       });
     }
     const lookup = sha256(`${accountId}\n${idempotencyKey}`);
-    const secret = createHash('sha256')
-      .update(`conflux-idempotency\n${rawApiKey}\n${idempotencyKey}`)
-      .digest();
+    const secret = deriveKey('idempotency', rawApiKey, idempotencyKey);
     const fingerprint = sha256(JSON.stringify(body));
     const claim: IdempotencyClaim = { lookup, secret, fingerprint };
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -152,17 +154,4 @@ export class IdempotencyService {
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-function seal(secret: Buffer, plaintext: string): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', secret, iv);
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]);
-}
-
-function unseal(secret: Buffer, sealed: Buffer): string {
-  const decipher = createDecipheriv('aes-256-gcm', secret, sealed.subarray(0, 12));
-  decipher.setAuthTag(sealed.subarray(12, 28));
-  return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
 }

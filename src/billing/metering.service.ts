@@ -8,8 +8,11 @@ import { BillingRepository } from './billing.repository.js';
 import type { Hold, UsageRecord } from './metering.types.js';
 import { formatCredits, includedMicro } from './plans.js';
 
-/** Holds older than this belong to a crashed instance (no stream lasts that long). */
-const HOLD_TIMEOUT_MS = 60 * 60 * 1000;
+/**
+ * Holds older than this belong to a crashed instance. The longest answer (128K tokens at a slow 20 tokens/s) takes
+ * under two hours, so a live stream's hold is never swept.
+ */
+const HOLD_TIMEOUT_MS = 3 * 60 * 60 * 1000;
 
 /**
  * Admission and settlement. Before a live request reaches a provider its worst-case cost is held; when it ends

@@ -2,6 +2,7 @@ import { Body, Controller, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Auth, type AuthContext } from '../common/auth-context.js';
+import { ErrorCode, GatewayError } from '../common/errors.js';
 import { API_KEY_AUTH, ErrorDto } from '../common/openapi.js';
 import { ApiKeyGuard } from '../keys/guards.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
@@ -57,9 +58,22 @@ export class ChatController {
       body,
       requestId: request.id,
       mock: typeof mock === 'string' ? mock : undefined,
-      idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : undefined,
+      idempotencyKey: idempotencyHeader(idempotencyKey),
       rawKey: request.headers.authorization?.replace(/^Bearer\s+/i, '').trim() ?? '',
       reply,
     });
   }
+}
+
+/** One Idempotency-Key, or none; an empty or repeated header is a 400 rather than silently ignored. */
+function idempotencyHeader(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  if (Array.isArray(value) || value.trim() === '') {
+    throw new GatewayError(ErrorCode.InvalidRequest, 'Send one non-empty Idempotency-Key header.', {
+      param: 'Idempotency-Key',
+    });
+  }
+  return value;
 }

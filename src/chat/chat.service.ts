@@ -58,6 +58,8 @@ interface Flight {
   client: AbortController;
   /** Set when the request carries an Idempotency-Key it now owns. */
   claim?: IdempotencyClaim;
+  /** Set once the usage event and its ledger entry are written: from then on the claim is never released. */
+  settled?: boolean;
 }
 
 /** The attempt that served the request, with what it produced. */
@@ -74,6 +76,21 @@ interface Served {
 /** Failover classes: retry the next candidate on these. */
 function failsOver(failure: ProviderFailure): boolean {
   return failure.kind !== 'client';
+}
+
+const count = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/** Usage a provider reported that can be billed as it is: whole, non-negative counts, cached within the prompt. */
+function sane(usage: Usage): boolean {
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens ?? 0;
+  return (
+    count(usage.prompt_tokens) &&
+    count(usage.completion_tokens) &&
+    count(cached) &&
+    count(reasoning) &&
+    cached <= usage.prompt_tokens
+  );
 }
 
 function isContent(part: StreamPart): boolean {
@@ -143,7 +160,7 @@ export class ChatService {
             this.route(flight, (d) => this.health.rank(d.provider, d.providerModel)),
           ));
     } catch (error) {
-      if (flight.claim) {
+      if (flight.claim && !flight.settled) {
         await this.idempotency.release(flight.claim);
       }
       throw error;
@@ -161,7 +178,8 @@ export class ChatService {
       call.requestId,
       servingModels,
       flight.promptEstimate,
-      this.maxOutput(flight),
+      // every choice may run to max_tokens
+      this.maxOutput(flight) * (flight.request.n ?? 1),
     );
     const raw = call.reply.raw;
     const onClose = () => {
@@ -206,7 +224,7 @@ export class ChatService {
 
   /** Tries each candidate in turn; returns the first that answers (for a stream: that produced content). */
   private async serve(flight: Flight, chain: Candidate[]): Promise<Served> {
-    const saved = await this.toolState.load(flight.request);
+    const saved = await this.toolState.load(flight.call, flight.request);
     let mappingError: GatewayError | undefined;
     let lastFailure: ProviderFailure | undefined;
     let authFailures = 0;
@@ -275,7 +293,6 @@ export class ChatService {
         continue;
       }
       this.health.recordSuccess(provider, providerModel, Date.now() - attemptStarted);
-      await this.toolState.save('response' in outcome ? outcome.response.toolState : []);
       return { ...outcome, candidate, upstream: abort };
     }
     if (flight.client.signal.aborted) {
@@ -387,11 +404,43 @@ export class ChatService {
     };
   }
 
+  /**
+   * Settles once (retried once on a database blip). After it, the request is on the books: nothing that follows
+   * (storing tool state, the idempotency record, writing to the client) may undo or repeat it.
+   */
+  private async settle(flight: Flight, hold: Hold | null, record: UsageRecord): Promise<bigint | null> {
+    try {
+      const { remainingMicro } = await this.metering
+        .settle(hold, record)
+        .catch(() => this.metering.settle(hold, record));
+      flight.settled = true;
+      return remainingMicro;
+    } catch (error) {
+      this.logger.error(
+        { requestId: flight.call.requestId, err: (error as Error).message },
+        'could not record usage; the hold stays until the sweeper releases it',
+      );
+      throw error;
+    }
+  }
+
+  /** Best-effort bookkeeping after settlement: logged, never failing the answer. */
+  private async afterSettle(flight: Flight, work: () => Promise<void>, what: string): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.logger.warn(
+        { requestId: flight.call.requestId, err: (error as Error).message },
+        `could not ${what}`,
+      );
+    }
+  }
+
   private async answerJson(flight: Flight, served: Served, hold: Hold | null): Promise<UsageRecord> {
     const response = served.response!;
     const { usage, estimated } = this.finalUsage(flight, response.usage, deliveredText(response), true);
     const record = this.record(flight, served.candidate, 'completed', 200, usage, estimated, null);
-    const { remainingMicro } = await this.metering.settle(hold, record);
+    const remainingMicro = await this.settle(flight, hold, record);
     usage.cost_credits = formatCredits(record.costMicro);
     const body = toCompletion(newCompletionId(), served.candidate.model.id, response, usage);
     const headers = {
@@ -399,8 +448,18 @@ export class ChatService {
       'x-conflux-cost-credits': usage.cost_credits,
       ...(remainingMicro !== null ? { 'x-conflux-credits-remaining': formatCredits(remainingMicro) } : {}),
     };
-    if (flight.claim) {
-      await this.idempotency.complete(flight.claim, { status: 200, headers, body });
+    await this.afterSettle(
+      flight,
+      () => this.toolState.save(flight.call, response.toolState),
+      'save tool-call state',
+    );
+    const claim = flight.claim;
+    if (claim) {
+      await this.afterSettle(
+        flight,
+        () => this.idempotency.complete(claim, { status: 200, headers, body }),
+        'store the answer for Idempotency-Key replays',
+      );
     }
     void flight.call.reply.status(200).headers(headers).type('application/json').send(body);
     return record;
@@ -415,83 +474,100 @@ export class ChatService {
       Object.entries(flight.call.reply.getHeaders()).map(([name, value]) => [name, String(value)]),
     );
     flight.call.reply.hijack();
-    writer.open({ ...earlier, ...this.headers(flight, served.candidate) });
-    let failure: ProviderFailure | undefined;
-    const toolStates: Array<[string, ToolCallState]> = [];
-    const write = (part: StreamPart) => {
-      if (part.type === 'tool_call' && part.state) {
-        toolStates.push([part.id, part.state]);
-      }
-      for (const chunk of builder.push(part)) {
-        writer.send(chunk);
-      }
-    };
-    served.head!.forEach(write);
+    let ended = false;
     try {
-      for (;;) {
-        const next = await served.rest!.next();
-        if (next.done) {
-          break;
+      writer.open({ ...earlier, ...this.headers(flight, served.candidate) });
+      let failure: ProviderFailure | undefined;
+      const toolStates: Array<[string, ToolCallState]> = [];
+      const write = (part: StreamPart) => {
+        if (part.type === 'tool_call' && part.state) {
+          toolStates.push([part.id, part.state]);
         }
-        if (next.value.type === 'error') {
-          failure = next.value.failure;
-          break;
+        for (const chunk of builder.push(part)) {
+          writer.send(chunk);
         }
-        write(next.value);
+      };
+      try {
+        served.head!.forEach(write);
+        for (;;) {
+          const next = await served.rest!.next();
+          if (next.done) {
+            break;
+          }
+          if (next.value.type === 'error') {
+            failure = next.value.failure;
+            break;
+          }
+          write(next.value);
+        }
+      } catch {
+        // the body broke (cut connection or client abort)
+      } finally {
+        served.upstream?.abort();
       }
-    } catch {
-      // the body broke (cut connection or client abort)
+      const aborted = flight.client.signal.aborted;
+      const complete = builder.complete && !failure && !aborted;
+      if (!complete && !aborted) {
+        // A stream that broke after its first token counts against its provider too.
+        const { provider, providerModel } = served.candidate.deployment;
+        this.health.recordFailure(
+          provider,
+          providerModel,
+          failure ?? { kind: 'retryable', status: 0, message: 'The stream broke.', code: 'connection_error' },
+        );
+      }
+      const status: UsageStatus = complete ? 'completed' : aborted ? 'aborted' : 'cut';
+      const { usage, estimated } = this.finalUsage(flight, builder.usage, builder.deliveredText, complete);
+      const record = this.record(
+        flight,
+        served.candidate,
+        status,
+        200,
+        usage,
+        estimated,
+        failure?.code ?? null,
+      );
+      record.ttftMs = served.ttftMs ?? null;
+      // Settle before the last frame: once a client has seen the end of a stream, its charge is on the books.
+      await this.settle(flight, hold, record);
+      await this.afterSettle(
+        flight,
+        () => this.toolState.save(flight.call, toolStates),
+        'save tool-call state',
+      );
+      const claim = flight.claim;
+      if (claim) {
+        // A finished stream cannot be replayed, but its key stays used; a broken one may be retried.
+        await this.afterSettle(
+          flight,
+          () => (complete ? this.idempotency.complete(claim, null) : this.idempotency.release(claim)),
+          'record the Idempotency-Key',
+        );
+      }
+      if (complete) {
+        usage.cost_credits = formatCredits(record.costMicro);
+        if (includeUsage) {
+          writer.send(builder.usageChunk(usage));
+        }
+        writer.done();
+        ended = true;
+      } else if (!aborted) {
+        const error = new GatewayError(
+          ErrorCode.UpstreamError,
+          failure
+            ? `The provider failed mid-stream: ${failure.message}`
+            : 'The provider closed the stream before it finished.',
+        );
+        writer.fail(toErrorResponse(error, flight.call.requestId).body);
+        ended = true;
+      }
+      return record;
     } finally {
-      served.upstream?.abort();
-    }
-    const aborted = flight.client.signal.aborted;
-    const complete = builder.complete && !failure && !aborted;
-    if (!complete && !aborted) {
-      // A stream that broke after its first token counts against its provider too.
-      const { provider, providerModel } = served.candidate.deployment;
-      this.health.recordFailure(
-        provider,
-        providerModel,
-        failure ?? { kind: 'retryable', status: 0, message: 'The stream broke.', code: 'connection_error' },
-      );
-    }
-    const status: UsageStatus = complete ? 'completed' : aborted ? 'aborted' : 'cut';
-    const { usage, estimated } = this.finalUsage(flight, builder.usage, builder.deliveredText, complete);
-    const record = this.record(
-      flight,
-      served.candidate,
-      status,
-      200,
-      usage,
-      estimated,
-      failure?.code ?? null,
-    );
-    record.ttftMs = served.ttftMs ?? null;
-    // Settle before the last frame: once a client has seen the end of a stream, its charge is on the books.
-    await this.toolState.save(toolStates);
-    await this.metering.settle(hold, record);
-    if (flight.claim) {
-      // A finished stream cannot be replayed, but its key stays used; a broken one may be retried.
-      await (complete
-        ? this.idempotency.complete(flight.claim, null)
-        : this.idempotency.release(flight.claim));
-    }
-    if (complete) {
-      usage.cost_credits = formatCredits(record.costMicro);
-      if (includeUsage) {
-        writer.send(builder.usageChunk(usage));
+      if (!ended) {
+        // Whatever went wrong after the first byte, the client gets an error frame and the stream ends.
+        writer.fail(toErrorResponse(new GatewayError(ErrorCode.Internal), flight.call.requestId).body);
       }
-      writer.done();
-    } else if (!aborted) {
-      const error = new GatewayError(
-        ErrorCode.UpstreamError,
-        failure
-          ? `The provider failed mid-stream: ${failure.message}`
-          : 'The provider closed the stream before it finished.',
-      );
-      writer.fail(toErrorResponse(error, flight.call.requestId).body);
     }
-    return record;
   }
 
   /**
@@ -505,17 +581,18 @@ export class ChatService {
     complete: boolean,
   ): { usage: Usage; estimated: boolean } {
     const counted = countTextTokens(delivered);
-    if (reported && complete) {
+    if (reported && complete && sane(reported)) {
       return { usage: { ...reported }, estimated: false };
     }
-    const prompt = reported?.prompt_tokens || flight.promptEstimate;
-    const completion = Math.max(reported?.completion_tokens ?? 0, counted);
+    const trusted = reported && sane(reported) ? reported : undefined;
+    const prompt = trusted?.prompt_tokens || flight.promptEstimate;
+    const completion = Math.max(trusted?.completion_tokens ?? 0, counted);
     return {
       usage: {
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: prompt + completion,
-        ...(reported?.prompt_tokens_details ? { prompt_tokens_details: reported.prompt_tokens_details } : {}),
+        ...(trusted?.prompt_tokens_details ? { prompt_tokens_details: trusted.prompt_tokens_details } : {}),
       },
       estimated: true,
     };

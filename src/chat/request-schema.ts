@@ -290,13 +290,58 @@ function describe(error: ErrorObject, param: string | null): string {
   }
 }
 
+/** Deeper than this is no real request (a JSON schema of 64 levels is already absurd), and recursion would fail. */
+const MAX_DEPTH = 64;
+
+/** The path of the first value nested deeper than `limit`, without recursion. */
+function tooDeep(root: unknown, limit: number): string | null {
+  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value: root, depth: 0, path: '' }];
+  while (stack.length > 0) {
+    const { value, depth, path } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) {
+      continue;
+    }
+    if (depth > limit) {
+      return path;
+    }
+    for (const [key, child] of Object.entries(value)) {
+      stack.push({
+        value: child,
+        depth: depth + 1,
+        path: Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key,
+      });
+    }
+  }
+  return null;
+}
+
 /** Returns the body typed when it matches the schema, else throws a 400 with `param` set. */
 export function validateChatRequest(body: unknown): ChatCompletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
   }
+  const deep = tooDeep(body, MAX_DEPTH);
+  if (deep !== null) {
+    throw new GatewayError(
+      ErrorCode.InvalidRequest,
+      `The request is nested more than ${MAX_DEPTH} levels deep.`,
+      {
+        param: deep.split('.').slice(0, 3).join('.'),
+      },
+    );
+  }
   if (validate(body)) {
-    return body as unknown as ChatCompletionRequest;
+    const request = body as unknown as ChatCompletionRequest;
+    if (request.stream_options && request.stream !== true) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        'stream_options is only allowed when stream is true.',
+        {
+          param: 'stream_options',
+        },
+      );
+    }
+    return request;
   }
   const error = validate.errors![0];
   const extra =

@@ -65,6 +65,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UnsupportedMediaType,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.InvalidRequest,
   FST_ERR_CTP_INVALID_TYPE: ErrorCode.UnsupportedMediaType,
+  FST_ERR_BAD_URL: ErrorCode.InvalidRequest,
 };
 
 function statusToCode(status: number): ErrorCode {

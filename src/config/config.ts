@@ -29,6 +29,8 @@ export interface Config {
   rateLimit: {
     windowMs: number;
     perPlan: Record<'free' | 'power' | 'pro', number>;
+    /** Sign-up and login attempts per client IP per minute. */
+    authPerMinute: number;
   };
   providers: Record<ProviderId, ProviderConfig & { enabled: boolean }>;
   upstream: {
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     rateLimit: {
       windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 100),
+      authPerMinute: int(env, 'AUTH_RATE_LIMIT_RPM', 20, 1),
       perPlan: {
         free: int(env, 'RATE_LIMIT_RPM_FREE', defaultRpm, 1),
         power: int(env, 'RATE_LIMIT_RPM_POWER', defaultRpm, 1),

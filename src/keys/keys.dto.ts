@@ -1,12 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { IsDate, IsIn, IsOptional, IsString, Length, Matches, MaxDate } from 'class-validator';
 import { KEY_KINDS, type KeyKind } from './api-key.entity.js';
 
 export class CreateKeyDto {
   @ApiProperty({ example: 'production backend', minLength: 1, maxLength: 100 })
   @IsString()
   @Length(1, 100)
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres text cannot hold
+  @Matches(/^[^\u0000]*$/, { message: 'name must not contain NUL characters' })
   name!: string;
 
   @ApiProperty({
@@ -23,6 +25,7 @@ export class CreateKeyDto {
   @IsOptional()
   @Type(() => Date)
   @IsDate({ message: 'expires_at must be an ISO 8601 date-time' })
+  @MaxDate(new Date('9999-12-31T23:59:59Z'), { message: 'expires_at must be before the year 10000' })
   expires_at?: Date;
 }
 

@@ -10,6 +10,8 @@ import { KeysRepository, type KeyWithAccount } from './keys.repository.js';
 /** Broadcast to every instance when a key stops being valid (payload: its SHA-256) or an account changes. */
 const REVOKED_CHANNEL = 'conflux:keys:revoked';
 const ACCOUNT_CHANNEL = 'conflux:accounts:changed';
+/** Cached lookups (hits and misses) at most: well-formed unknown keys cannot grow memory without bound. */
+const CACHE_LIMIT = 100_000;
 
 export interface KeyView {
   id: string;
@@ -87,7 +89,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async revoke(accountId: string, publicId: string): Promise<KeyView> {
-    const key = await this.keys.revoke(accountId, publicId);
+    const key = /^key_[0-9A-Za-z]{1,64}$/.test(publicId) ? await this.keys.revoke(accountId, publicId) : null;
     if (!key) {
       throw new GatewayError(ErrorCode.NotFound, `No API key with id ${publicId}.`, { param: 'id' });
     }
@@ -116,6 +118,9 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     if (!entry || entry.until <= now) {
       entry = { found: await this.keys.findByHash(sha256), until: now + this.config.keys.cacheTtlMs };
       if (this.config.keys.cacheTtlMs > 0) {
+        if (this.cache.size >= CACHE_LIMIT) {
+          this.cache.delete(this.cache.keys().next().value!); // oldest first: the cache stays bounded
+        }
         this.cache.set(sha256, entry);
       }
     }

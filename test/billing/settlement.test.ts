@@ -241,7 +241,7 @@ describe('billing periods and crashed instances', () => {
     const { accountId } = await signup(t);
     await t.db.query(`UPDATE accounts SET held_micro = 777 WHERE id = $1`, [accountId]);
     await t.db.query(
-      `INSERT INTO credit_holds (account_id, request_id, amount_micro, created_at) VALUES ($1, 'req_dead', 777, now() - interval '2 hours')`,
+      `INSERT INTO credit_holds (account_id, request_id, amount_micro, created_at) VALUES ($1, 'req_dead', 777, now() - interval '4 hours')`,
       [accountId],
     );
     expect(await t.app.get(MeteringService).sweepHolds()).toBeGreaterThanOrEqual(1);

@@ -21,6 +21,8 @@ const BASE_ENV: Record<string, string> = {
   LOG_LEVEL: 'info',
   JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
   KEY_LAST_USED_FLUSH_MS: '200',
+  // Tests sign up many accounts from one address; one test checks the limit itself.
+  AUTH_RATE_LIMIT_RPM: '10000',
 };
 
 /**
