@@ -55,6 +55,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     bodyLimit: config.bodyLimitBytes,
     genReqId: newRequestId,
     trustProxy: true,
+    // Shutdown never waits on a client that went silent: connections still open are cut.
+    forceCloseConnections: true,
     // Errors Fastify meets before routing (a malformed URL, a path too long) get the OpenAI envelope too.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       const response = toErrorResponse(error, request.id);

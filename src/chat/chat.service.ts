@@ -60,6 +60,8 @@ interface Flight {
   claim?: IdempotencyClaim;
   /** Set once the usage event and its ledger entry are written: from then on the claim is never released. */
   settled?: boolean;
+  /** The candidate of the latest attempt: the provider a client abort leaves holding the request. */
+  inFlight?: Candidate;
 }
 
 /** The attempt that served the request, with what it produced. */
@@ -192,9 +194,12 @@ export class ChatService {
     try {
       served = await this.serve(flight, chain);
     } catch (error) {
-      // No provider delivered anything: release the hold with a zero-cost usage event, then answer the error.
+      // No provider delivered anything: record it (what reached a provider is billed), release the hold, answer.
       raw.off('close', onClose);
       await this.metering.settle(hold, this.failedRecord(flight, error));
+      if (flight.client.signal.aborted) {
+        raw.destroy(); // the client is gone: nothing to answer, and the connection must not linger
+      }
       throw error;
     }
     try {
@@ -261,6 +266,7 @@ export class ChatService {
         throw error;
       }
       flight.attempts += 1;
+      flight.inFlight = candidate;
       const attemptStarted = Date.now();
       const abort = new AbortController();
       const link = () => abort.abort();
@@ -646,6 +652,13 @@ export class ChatService {
   private failedRecord(flight: Flight, error: unknown): UsageRecord {
     const response = toErrorResponse(error, flight.call.requestId);
     const aborted = flight.client.signal.aborted;
+    if (aborted && flight.inFlight) {
+      // The client left while a provider was working on it: the prompt reached the provider and is billed
+      // (estimated); nothing was delivered, so no completion tokens are.
+      const prompt = flight.promptEstimate;
+      const usage: Usage = { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt };
+      return this.record(flight, flight.inFlight, 'aborted', 499, usage, true, 'client_closed');
+    }
     return this.record(
       flight,
       null,

@@ -59,8 +59,15 @@ export class ProviderTransport implements OnModuleDestroy {
     }
   }
 
+  /** Lets requests in flight finish for a moment, then cuts what is left: shutdown never hangs on a provider. */
   async onModuleDestroy(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((agent) => agent.close().catch(() => undefined)));
+    await Promise.all(
+      [...this.agents.values()].map(async (agent) => {
+        const grace = new Promise((resolve) => setTimeout(resolve, 2000).unref());
+        await Promise.race([agent.close().catch(() => undefined), grace]);
+        await agent.destroy().catch(() => undefined);
+      }),
+    );
   }
 }
 

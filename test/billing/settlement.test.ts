@@ -255,3 +255,44 @@ describe('billing periods and crashed instances', () => {
     ).rejects.toThrow(/append-only/);
   });
 });
+
+describe('a client that leaves before any answer', () => {
+  let fakes: Fakes;
+  let t: TestApp;
+  beforeAll(async () => {
+    fakes = await startFakes();
+    t = await startApp(fakes.env);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fakes?.close();
+  });
+
+  it('is billed for the prompt that reached the provider, estimated, and the upstream call is cancelled', async () => {
+    const { token, accountId } = await signup(t);
+    const { key } = await createKey(t, token, 'live');
+    fakes.openai.addFault({ kind: 'slow', ms: 1500 });
+    const request = fetch(`${t.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-6-luna',
+        messages: [{ role: 'user', content: 'one two three four five' }],
+      }),
+      signal: AbortSignal.timeout(300),
+    });
+    await expect(request).rejects.toThrow();
+    await vi.waitFor(async () => expect(await usageEvents(t, accountId)).toHaveLength(1), { timeout: 5000 });
+    const [event] = await usageEvents(t, accountId);
+    expect(event).toMatchObject({
+      status: 'aborted',
+      estimated: true,
+      prompt_tokens: 5,
+      completion_tokens: 0,
+    });
+    expect(event.cost).toBe(String(5 * 10));
+    const m = await money(t, accountId);
+    expect(m).toEqual({ balance: 500n * MICRO - 50n, held: 0n, ledger: 500n * MICRO - 50n, holds: 0 });
+    expect(fakes.openai.chatRequests()).toHaveLength(1); // reached the provider once, not retried elsewhere
+  });
+});
