@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakes, type Fakes } from '../fakes/index.js';
-import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
+import type { Fakes } from '../fakes/index.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
+import { call, createKey, signup, type TestApp } from '../support/app.js';
 import { MICRO, money, setBalance, usageEvents } from '../support/billing.js';
 
 // gpt-6-luna (and its fallback claude-haiku-5-5) cost 10 µcr per prompt token and 50 per completion token. The
@@ -18,14 +19,12 @@ const COST = 10_000n;
 describe('admission: holds, 402 and exact balances', () => {
   let fakes: Fakes;
   let t: TestApp;
+  let g: Gateway;
   beforeAll(async () => {
-    fakes = await startFakes();
-    t = await startApp({ ...fakes.env, RATE_LIMIT_RPM: '1000' });
+    g = await startGateway();
+    ({ fakes, t } = g);
   });
-  afterAll(async () => {
-    await t?.close();
-    await fakes?.close();
-  });
+  afterAll(() => g?.close());
 
   it('bills a request exactly what its tokens cost, and says so in the headers and the usage', async () => {
     const { token, accountId } = await signup(t);

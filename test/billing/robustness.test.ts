@@ -2,7 +2,8 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IdempotencyService } from '../../src/billing/idempotency.service.js';
 import { MeteringService } from '../../src/billing/metering.service.js';
-import { startFakes, type Fakes } from '../fakes/index.js';
+import type { Fakes } from '../fakes/index.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
 import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
 import { MICRO, money, setBalance, usageEvents } from '../support/billing.js';
 
@@ -10,18 +11,16 @@ import { MICRO, money, setBalance, usageEvents } from '../support/billing.js';
 describe('money stays exact when things go wrong', () => {
   let fakes: Fakes;
   let t: TestApp;
+  let g: Gateway;
   beforeAll(async () => {
-    fakes = await startFakes();
-    t = await startApp({ ...fakes.env, RATE_LIMIT_RPM: '1000' });
+    g = await startGateway();
+    ({ fakes, t } = g);
   });
   beforeEach(() => {
     fakes.reset();
     vi.restoreAllMocks();
   });
-  afterAll(async () => {
-    await t?.close();
-    await fakes?.close();
-  });
+  afterAll(() => g?.close());
 
   async function account() {
     const { token, accountId } = await signup(t);

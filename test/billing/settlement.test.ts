@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MeteringService } from '../../src/billing/metering.service.js';
-import { startFakes, type Fakes } from '../fakes/index.js';
+import type { Fakes } from '../fakes/index.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
 import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
 import { MICRO, ledger, money, usageEvents } from '../support/billing.js';
 
@@ -9,15 +10,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('settlement: what was delivered is billed, once', () => {
   let fakes: Fakes;
   let t: TestApp;
+  let g: Gateway;
   beforeAll(async () => {
-    fakes = await startFakes();
-    t = await startApp({ ...fakes.env, RATE_LIMIT_RPM: '1000' });
+    g = await startGateway();
+    ({ fakes, t } = g);
   });
   beforeEach(() => fakes.reset());
-  afterAll(async () => {
-    await t?.close();
-    await fakes?.close();
-  });
+  afterAll(() => g?.close());
 
   async function account() {
     const { token, accountId } = await signup(t);
@@ -259,14 +258,12 @@ describe('billing periods and crashed instances', () => {
 describe('a client that leaves before any answer', () => {
   let fakes: Fakes;
   let t: TestApp;
+  let g: Gateway;
   beforeAll(async () => {
-    fakes = await startFakes();
-    t = await startApp(fakes.env);
+    g = await startGateway();
+    ({ fakes, t } = g);
   });
-  afterAll(async () => {
-    await t?.close();
-    await fakes?.close();
-  });
+  afterAll(() => g?.close());
 
   it('is billed for the prompt that reached the provider, estimated, and the upstream call is cancelled', async () => {
     const { token, accountId } = await signup(t);

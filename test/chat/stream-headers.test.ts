@@ -1,18 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakes, type Fakes } from '../fakes/index.js';
-import { createKey, signup, startApp, type TestApp } from '../support/app.js';
+import { createKey, signup, type TestApp } from '../support/app.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
 
 describe('headers on a streamed answer', () => {
-  let fakes: Fakes;
   let t: TestApp;
+  let g: Gateway;
   beforeAll(async () => {
-    fakes = await startFakes();
-    t = await startApp(fakes.env);
+    g = await startGateway();
+    ({ t } = g);
   });
-  afterAll(async () => {
-    await t?.close();
-    await fakes?.close();
-  });
+  afterAll(() => g?.close());
 
   it('carries the request id, the rate-limit headers and what served it, like a JSON answer', async () => {
     const { token } = await signup(t);
@@ -30,8 +27,9 @@ describe('headers on a streamed answer', () => {
       await res.text();
       expect(res.headers.get('content-type')).toContain('text/event-stream');
       expect(res.headers.get('x-request-id')).toMatch(/^req_/);
-      expect(res.headers.get('x-ratelimit-limit-requests')).toBe('60');
-      expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('59');
+      const limit = t.config.rateLimit.perPlan.free;
+      expect(res.headers.get('x-ratelimit-limit-requests')).toBe(String(limit));
+      expect(res.headers.get('x-ratelimit-remaining-requests')).toBe(String(limit - 1));
       expect(res.headers.get('x-conflux-model')).toBe('gpt-6-luna');
       expect(res.headers.get('x-conflux-provider')).toBe('openai');
     }

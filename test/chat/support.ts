@@ -1,64 +1,14 @@
-import OpenAI from 'openai';
 import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { FakeProvider, RecordedRequest } from '../fakes/base.js';
-import { startFakes, type Fakes } from '../fakes/index.js';
-import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
+import type { Fakes } from '../fakes/index.js';
+import { call, type TestApp } from '../support/app.js';
 
 /**
  * Shared set-up of the chat e2e suites: the five fake providers, the app pointed at them, an account with a live
  * and a test key, and OpenAI SDK clients (v6, no retries: every error surfaces as the SDK's exception at once).
  */
-export interface Gateway {
-  fakes: Fakes;
-  t: TestApp;
-  session: string;
-  liveKey: string;
-  testKey: string;
-  live: OpenAI;
-  test: OpenAI;
-  close(): Promise<void>;
-}
+export { client, gatewayEnv, startGateway, type Gateway } from '../support/gateway.js';
 
-/** Environment of every chat suite: a high per-key limit (these suites send hundreds of requests per key). */
-export function gatewayEnv(fakes: Fakes, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...fakes.env,
-    RATE_LIMIT_RPM: '100000',
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-    ...extra,
-  };
-}
-
-export function client(t: TestApp, apiKey: string): OpenAI {
-  return new OpenAI({ baseURL: `${t.url}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
-}
-
-export async function startGateway(
-  options: { env?: Record<string, string>; fakes?: Fakes } = {},
-): Promise<Gateway> {
-  const fakes = options.fakes ?? (await startFakes());
-  const t = await startApp(gatewayEnv(fakes, options.env));
-  const { token } = await signup(t);
-  const liveKey = (await createKey(t, token, 'live')).key;
-  const testKey = (await createKey(t, token, 'test')).key;
-  return {
-    fakes,
-    t,
-    session: token,
-    liveKey,
-    testKey,
-    live: client(t, liveKey),
-    test: client(t, testKey),
-    close: async () => {
-      await t.close();
-      if (!options.fakes) {
-        await fakes.close();
-      }
-    },
-  };
-}
-
-/** One gateway model per provider, with where that provider keeps the system prompt in its native request. */
 export interface ProviderCase {
   provider: 'openai' | 'anthropic' | 'gemini' | 'cerebras' | 'groq';
   model: string;
