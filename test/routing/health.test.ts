@@ -10,7 +10,7 @@ import {
   type Routing,
 } from './support.js';
 
-const INTERVAL = 200;
+const INTERVAL = 400;
 
 /**
  * Active health (probes every 200 ms here) and passive health (circuit breakers on live traffic), seen from
@@ -21,7 +21,7 @@ describe('health', () => {
   beforeAll(async () => {
     r = await startRouting({
       HEALTH_PROBE_INTERVAL_MS: String(INTERVAL),
-      HEALTH_PROBE_TIMEOUT_MS: '150',
+      HEALTH_PROBE_TIMEOUT_MS: '350',
       BREAKER_FAILURE_THRESHOLD: '3',
       BREAKER_WINDOW_MS: '10000',
       BREAKER_COOLDOWN_MS: '400',
@@ -45,7 +45,7 @@ describe('health', () => {
     r.fakes.openai.setDown();
     await waitFor(
       async () => providerStatus(await status(r.t), 'openai').state === 'down',
-      INTERVAL * 5,
+      INTERVAL * 10,
       'openai down',
     );
     const before = r.fakes.openai.chatRequests().length;
@@ -69,7 +69,7 @@ describe('health', () => {
     r.fakes.openai.setDown(false);
     await waitFor(
       async () => providerStatus(await status(r.t), 'openai').state !== 'down',
-      INTERVAL * 5,
+      INTERVAL * 10,
       'openai up',
     );
     const back = await ask(r.client, 'gpt-6-luna');
@@ -81,7 +81,7 @@ describe('health', () => {
     r.fakes.openai.addFault({ kind: 'rate_limit' }, { scope: 'probe', times: Infinity });
     await waitFor(
       async () => providerStatus(await status(r.t), 'openai').reason === 'rate_limited',
-      INTERVAL * 5,
+      INTERVAL * 10,
       'a rate-limited probe',
     );
     await sleep(INTERVAL * 2);
