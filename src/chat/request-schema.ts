@@ -7,59 +7,34 @@ import type { ChatCompletionRequest } from '../providers/openai-types.js';
  * 400 naming the parameter, never clamped. Validation reads the body in place (no copy of `messages`).
  */
 const text = { type: 'string' };
-const textPart = {
+
+/** An object with exactly these properties (the OpenAI schema rejects unknown fields in these places). */
+const closed = (properties: Record<string, unknown>, required: string[] = []) => ({
   type: 'object',
-  required: ['type', 'text'],
-  properties: { type: { const: 'text' }, text },
+  ...(required.length > 0 ? { required } : {}),
+  properties,
   additionalProperties: false,
-};
-const imagePart = {
-  type: 'object',
-  required: ['type', 'image_url'],
-  properties: {
+});
+
+const textPart = closed({ type: { const: 'text' }, text }, ['type', 'text']);
+const imagePart = closed(
+  {
     type: { const: 'image_url' },
-    image_url: {
-      type: 'object',
-      required: ['url'],
-      properties: { url: { type: 'string', minLength: 1 }, detail: { enum: ['auto', 'low', 'high'] } },
-      additionalProperties: false,
-    },
+    image_url: closed({ url: { type: 'string', minLength: 1 }, detail: { enum: ['auto', 'low', 'high'] } }, [
+      'url',
+    ]),
   },
-  additionalProperties: false,
-};
-const audioPart = {
-  type: 'object',
-  required: ['type', 'input_audio'],
-  properties: {
-    type: { const: 'input_audio' },
-    input_audio: {
-      type: 'object',
-      required: ['data', 'format'],
-      properties: { data: text, format: text },
-      additionalProperties: false,
-    },
-  },
-  additionalProperties: false,
-};
-const filePart = {
-  type: 'object',
-  required: ['type', 'file'],
-  properties: {
-    type: { const: 'file' },
-    file: {
-      type: 'object',
-      properties: { file_data: text, file_id: text, filename: text },
-      additionalProperties: false,
-    },
-  },
-  additionalProperties: false,
-};
-const refusalPart = {
-  type: 'object',
-  required: ['type', 'refusal'],
-  properties: { type: { const: 'refusal' }, refusal: text },
-  additionalProperties: false,
-};
+  ['type', 'image_url'],
+);
+const audioPart = closed(
+  { type: { const: 'input_audio' }, input_audio: closed({ data: text, format: text }, ['data', 'format']) },
+  ['type', 'input_audio'],
+);
+const filePart = closed(
+  { type: { const: 'file' }, file: closed({ file_data: text, file_id: text, filename: text }) },
+  ['type', 'file'],
+);
+const refusalPart = closed({ type: { const: 'refusal' }, refusal: text }, ['type', 'refusal']);
 const partsOf = (...parts: object[]) => ({
   type: 'array',
   minItems: 1,
@@ -74,21 +49,14 @@ const partsOf = (...parts: object[]) => ({
     oneOf: parts,
   },
 });
-const toolCall = {
-  type: 'object',
-  required: ['id', 'type', 'function'],
-  properties: {
+const toolCall = closed(
+  {
     id: { type: 'string', minLength: 1 },
     type: { const: 'function' },
-    function: {
-      type: 'object',
-      required: ['name', 'arguments'],
-      properties: { name: { type: 'string', minLength: 1 }, arguments: text },
-      additionalProperties: false,
-    },
+    function: closed({ name: { type: 'string', minLength: 1 }, arguments: text }, ['name', 'arguments']),
   },
-  additionalProperties: false,
-};
+  ['id', 'type', 'function'],
+);
 const name = { type: 'string', minLength: 1 };
 
 const message = {

@@ -4,8 +4,8 @@ import { IdempotencyService } from '../../src/billing/idempotency.service.js';
 import { MeteringService } from '../../src/billing/metering.service.js';
 import type { Fakes } from '../fakes/index.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
-import { MICRO, money, setBalance, usageEvents } from '../support/billing.js';
+import { call, startApp, type TestApp } from '../support/app.js';
+import { MICRO, liveAccount, postChat, money, setBalance, usageEvents } from '../support/billing.js';
 
 /** Money and input cases found in review: each one used to lose, double or overspend credits, or answer 500. */
 describe('money stays exact when things go wrong', () => {
@@ -22,14 +22,8 @@ describe('money stays exact when things go wrong', () => {
   });
   afterAll(() => g?.close());
 
-  async function account() {
-    const { token, accountId } = await signup(t);
-    const { key } = await createKey(t, token, 'live');
-    return { token, accountId, key };
-  }
-
   it('holds max_tokens for every one of n choices: a Free account cannot overspend with n', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     await setBalance(t, accountId, 2n * MICRO);
     const res = await call(
       t,
@@ -44,7 +38,7 @@ describe('money stays exact when things go wrong', () => {
   });
 
   it('bills an answer whose reported usage is nonsense as estimated, instead of failing after the provider answered', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     const body = JSON.stringify({
       id: 'chatcmpl-odd',
       object: 'chat.completion',
@@ -79,19 +73,19 @@ describe('money stays exact when things go wrong', () => {
   });
 
   it('ends a stream with an error frame (never hangs) when usage cannot be recorded, and keeps the hold for the sweeper', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     vi.spyOn(t.app.get(MeteringService), 'settle').mockRejectedValue(new Error('database unavailable'));
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
+    const res = await postChat(
+      t,
+      key,
+      {
         model: 'gpt-6-luna',
         messages: [{ role: 'user', content: 'hi' }],
         max_tokens: 3,
         stream: true,
-      }),
-      signal: AbortSignal.timeout(5000),
-    });
+      },
+      AbortSignal.timeout(5000),
+    );
     const text = await res.text();
     expect(text).toContain('"error"');
     expect(text).not.toContain('[DONE]');
@@ -99,7 +93,7 @@ describe('money stays exact when things go wrong', () => {
   });
 
   it('bills an Idempotency-Key request once even when storing its answer for replays fails', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     vi.spyOn(t.app.get(IdempotencyService), 'complete').mockRejectedValueOnce(new Error('blip'));
     const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 };
     const first = await call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'once' });
@@ -110,7 +104,7 @@ describe('money stays exact when things go wrong', () => {
   });
 
   it('refuses an empty Idempotency-Key rather than ignoring it', async () => {
-    const { key } = await account();
+    const { key } = await liveAccount(t);
     const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 };
     const res = await call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': ' ' });
     expect(res.status).toBe(400);
@@ -118,7 +112,7 @@ describe('money stays exact when things go wrong', () => {
   });
 
   it('answers 400, not 500, to a body nested thousands of levels deep, and to stream_options without stream', async () => {
-    const { key } = await account();
+    const { key } = await liveAccount(t);
     // built as text: 20,000 levels is more than JSON.stringify itself can walk
     const depth = 20_000;
     const parameters = '{"type":"object","properties":{"x":'.repeat(depth) + '{}' + '}}'.repeat(depth);
@@ -142,7 +136,7 @@ describe('money stays exact when things go wrong', () => {
   });
 
   it("never hands one account's tool-call state to another account reusing the tool call id", async () => {
-    const owner = await account();
+    const owner = await liveAccount(t);
     const weather = {
       type: 'function' as const,
       function: { name: 'get_weather', parameters: { type: 'object' } },
@@ -167,7 +161,7 @@ describe('money stays exact when things go wrong', () => {
     });
     expect(ok.choices[0].message.content).toBeTruthy();
     // another account sends the same tool call id: it gets none of the owner's state, so Gemini refuses it
-    const stranger = await account();
+    const stranger = await liveAccount(t);
     const res = await call(
       t,
       'POST',
@@ -180,7 +174,7 @@ describe('money stays exact when things go wrong', () => {
   });
 
   it('keeps the ledger append-only: no DELETE or TRUNCATE while its account exists', async () => {
-    const { accountId } = await account();
+    const { accountId } = await liveAccount(t);
     await expect(t.db.query(`DELETE FROM credit_ledger WHERE account_id = $1`, [accountId])).rejects.toThrow(
       /append-only/,
     );

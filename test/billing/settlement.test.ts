@@ -2,8 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { MeteringService } from '../../src/billing/metering.service.js';
 import type { Fakes } from '../fakes/index.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
-import { MICRO, ledger, money, usageEvents } from '../support/billing.js';
+import { call, signup, startApp, type TestApp } from '../support/app.js';
+import { MICRO, liveAccount, postChat, ledger, money, usageEvents } from '../support/billing.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,24 +18,14 @@ describe('settlement: what was delivered is billed, once', () => {
   beforeEach(() => fakes.reset());
   afterAll(() => g?.close());
 
-  async function account() {
-    const { token, accountId } = await signup(t);
-    const { key } = await createKey(t, token, 'live');
-    return { token, accountId, key };
-  }
-
   it('bills a stream the provider cut after 40 chunks for what was delivered, flagged estimated', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     fakes.anthropic.addFault({ kind: 'cut', afterChunks: 40 });
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'claude-haiku-5-5',
-        messages: [{ role: 'user', content: 'one two three four five' }],
-        max_tokens: 100,
-        stream: true,
-      }),
+    const res = await postChat(t, key, {
+      model: 'claude-haiku-5-5',
+      messages: [{ role: 'user', content: 'one two three four five' }],
+      max_tokens: 100,
+      stream: true,
     });
     const text = await res.text();
     expect(res.status).toBe(200);
@@ -50,19 +40,19 @@ describe('settlement: what was delivered is billed, once', () => {
   });
 
   it('bills a client that aborts mid-stream for what was delivered before it left', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     const controller = new AbortController();
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
+    const res = await postChat(
+      t,
+      key,
+      {
         model: 'gpt-6-luna',
         messages: [{ role: 'user', content: 'one two three four five' }],
         max_tokens: 20_000,
         stream: true,
-      }),
-      signal: controller.signal,
-    });
+      },
+      controller.signal,
+    );
     const reader = res.body!.getReader();
     await reader.read();
     controller.abort();
@@ -80,7 +70,7 @@ describe('settlement: what was delivered is billed, once', () => {
   });
 
   it('bills a failed-over request once, at the price of the model that served it', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     fakes.openai.setDown();
     const res = await call(
       t,
@@ -114,7 +104,7 @@ describe('settlement: what was delivered is billed, once', () => {
   });
 
   it('releases the hold of a request no provider could serve, and charges nothing', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     for (const fake of fakes.all) {
       fake.setDown();
     }
@@ -138,7 +128,7 @@ describe('settlement: what was delivered is billed, once', () => {
   });
 
   it('replays a completed request for the same Idempotency-Key without a provider call or a second charge', async () => {
-    const { accountId, key } = await account();
+    const { accountId, key } = await liveAccount(t);
     const body = {
       model: 'gpt-6-luna',
       messages: [{ role: 'user', content: 'one two three four five' }],
@@ -165,7 +155,7 @@ describe('settlement: what was delivered is billed, once', () => {
   });
 
   it('answers 409 to a duplicate while the first request with that Idempotency-Key is still in flight', async () => {
-    const { key } = await account();
+    const { key } = await liveAccount(t);
     fakes.openai.addFault({ kind: 'slow', ms: 800 });
     const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 };
     const first = call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'dup-1' });
@@ -179,7 +169,7 @@ describe('settlement: what was delivered is billed, once', () => {
   });
 
   it('frees the Idempotency-Key of a request that failed, so a retry runs', async () => {
-    const { key } = await account();
+    const { key } = await liveAccount(t);
     for (const fake of fakes.all) {
       fake.setDown();
     }
@@ -194,7 +184,7 @@ describe('settlement: what was delivered is billed, once', () => {
   });
 
   it('stores no readable completion for idempotent replays', async () => {
-    const { key } = await account();
+    const { key } = await liveAccount(t);
     const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 };
     await call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'sealed-1' });
     const rows = await t.db.query(
@@ -266,18 +256,17 @@ describe('a client that leaves before any answer', () => {
   afterAll(() => g?.close());
 
   it('is billed for the prompt that reached the provider, estimated, and the upstream call is cancelled', async () => {
-    const { token, accountId } = await signup(t);
-    const { key } = await createKey(t, token, 'live');
+    const { accountId, key } = await liveAccount(t);
     fakes.openai.addFault({ kind: 'slow', ms: 1500 });
-    const request = fetch(`${t.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
+    const request = postChat(
+      t,
+      key,
+      {
         model: 'gpt-6-luna',
         messages: [{ role: 'user', content: 'one two three four five' }],
-      }),
-      signal: AbortSignal.timeout(300),
-    });
+      },
+      AbortSignal.timeout(300),
+    );
     await expect(request).rejects.toThrow();
     await vi.waitFor(async () => expect(await usageEvents(t, accountId)).toHaveLength(1), { timeout: 5000 });
     const [event] = await usageEvents(t, accountId);

@@ -1,4 +1,4 @@
-import type { TestApp } from './app.js';
+import { createKey, signup, type TestApp } from './app.js';
 
 export const MICRO = 1_000_000n;
 
@@ -62,4 +62,21 @@ export async function ledger(t: TestApp, accountId: string) {
     `SELECT kind, amount_micro::text AS amount, reference FROM credit_ledger WHERE account_id = $1 ORDER BY id`,
     [accountId],
   )) as Array<{ kind: string; amount: string; reference: string }>;
+}
+
+/** A fresh Free account with a live key. */
+export async function liveAccount(t: TestApp): Promise<{ token: string; accountId: string; key: string }> {
+  const { token, accountId } = await signup(t);
+  const { key } = await createKey(t, token, 'live');
+  return { token, accountId, key };
+}
+
+/** POST /v1/chat/completions with raw fetch, for reading a stream's bytes or aborting it mid-way. */
+export function postChat(t: TestApp, key: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${t.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
 }
