@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { LedgerEntry } from '../billing/ledger-entry.entity.js';
+import { LedgerWriter } from '../billing/ledger.writer.js';
 import { Account, type Plan, type Role } from './account.entity.js';
 
 export interface NewAccount {
@@ -14,7 +14,10 @@ export interface NewAccount {
 
 @Injectable()
 export class AccountsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly ledger: LedgerWriter,
+  ) {}
 
   findById(id: string): Promise<Account | null> {
     return this.dataSource.getRepository(Account).findOneBy({ id });
@@ -37,25 +40,25 @@ export class AccountsRepository {
   }
 
   /**
-   * Creates the account with its first allocation: the balance and the matching `grant` ledger entry are
-   * written in one transaction, so the balance equals the sum of the ledger from the first moment.
+   * Creates the account with its first allocation: billing posts the `grant` (ledger entry and balance) in the
+   * same transaction, so the balance equals the sum of the ledger from the first moment.
    * Returns null when the email is taken.
    */
   async create(input: NewAccount): Promise<Account | null> {
     return this.dataSource.transaction(async (manager: EntityManager) => {
       const inserted = await manager.query(
-        `INSERT INTO accounts (email, password_hash, role, plan, balance_micro)
-         VALUES ($1, $2, $3, $4, $5)
+        `INSERT INTO accounts (email, password_hash, role, plan)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING
          RETURNING id`,
-        [input.email, input.passwordHash, input.role, input.plan, input.grantMicro.toString()],
+        [input.email, input.passwordHash, input.role, input.plan],
       );
       const rows = inserted as Array<{ id: string }>;
       if (rows.length === 0) {
         return null;
       }
       const id = rows[0].id;
-      await manager.getRepository(LedgerEntry).insert({
+      await this.ledger.post(manager, {
         accountId: id,
         kind: 'grant',
         amountMicro: input.grantMicro,

@@ -3,13 +3,15 @@ import { KeysModule } from '../keys/keys.module.js';
 import { BillingRepository } from './billing.repository.js';
 import { CreditsController } from './credits.controller.js';
 import { CreditsService } from './credits.service.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
 import { IdempotencyService } from './idempotency.service.js';
+import { LedgerModule } from './ledger.module.js';
 import { MeteringService } from './metering.service.js';
 
 @Module({
-  imports: [KeysModule],
+  imports: [KeysModule, LedgerModule],
   controllers: [CreditsController],
-  providers: [BillingRepository, MeteringService, CreditsService, IdempotencyService],
-  exports: [MeteringService, BillingRepository, IdempotencyService],
+  providers: [BillingRepository, MeteringService, CreditsService, IdempotencyService, IdempotencyRepository],
+  exports: [MeteringService, IdempotencyService],
 })
 export class BillingModule {}

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Plan } from '../accounts/account.entity.js';
 import type { LedgerKind } from './ledger-entry.entity.js';
+import { LedgerWriter } from './ledger.writer.js';
 import type { Hold, UsageRecord } from './metering.types.js';
 
 export interface AccountBalance {
@@ -19,7 +20,10 @@ export interface AccountBalance {
  */
 @Injectable()
 export class BillingRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly ledger: LedgerWriter,
+  ) {}
 
   /**
    * Holds `amount` for a request. Free plans need the available balance (balance − open holds) to cover it;
@@ -110,14 +114,13 @@ export class BillingRepository {
       }
       const cost = firstTime && !record.test ? record.costMicro : 0n;
       if (cost > 0n) {
-        await this.append(
-          m,
-          record.accountId,
-          'usage',
-          -cost,
-          `usage:${record.requestId}`,
-          record.modelServed,
-        );
+        await this.ledger.append(m, {
+          accountId: record.accountId,
+          kind: 'usage',
+          amountMicro: -cost,
+          reference: `usage:${record.requestId}`,
+          note: record.modelServed,
+        });
       }
       const released = hold ? await this.releaseHold(m, hold.id) : 0n;
       const rows = rowsOf(
@@ -139,16 +142,9 @@ export class BillingRepository {
     reference: string,
     note: string | null,
   ): Promise<boolean> {
-    return this.dataSource.transaction(async (m) => {
-      if (!(await this.append(m, accountId, kind, amount, reference, note))) {
-        return false;
-      }
-      await m.query(`UPDATE accounts SET balance_micro = balance_micro + $2 WHERE id = $1`, [
-        accountId,
-        amount.toString(),
-      ]);
-      return true;
-    });
+    return this.dataSource.transaction((m) =>
+      this.ledger.post(m, { accountId, kind, amountMicro: amount, reference, note }),
+    );
   }
 
   /**
@@ -173,21 +169,20 @@ export class BillingRepository {
         const periodEnd = new Date(account.period_end);
         const delta = includedFor(account.plan) - BigInt(account.balance_micro);
         const reference = `reset:${account.id}:${periodEnd.toISOString()}`;
+        const note = `${account.plan} allocation for a new period`;
         if (
-          await this.append(
-            m,
-            account.id,
-            'reset',
-            delta,
+          await this.ledger.post(m, {
+            accountId: account.id,
+            kind: 'reset',
+            amountMicro: delta,
             reference,
-            `${account.plan} allocation for a new period`,
-          )
+            note,
+          })
         ) {
           await m.query(
-            `UPDATE accounts SET balance_micro = balance_micro + $2, period_start = period_end,
-                    period_end = period_end + interval '1 month'
+            `UPDATE accounts SET period_start = period_end, period_end = period_end + interval '1 month'
               WHERE id = $1`,
-            [account.id, delta.toString()],
+            [account.id],
           );
           count += 1;
         }
@@ -253,22 +248,6 @@ export class BillingRepository {
       [accountId, since],
     )) as Array<{ model: string; requests: number; cost: string }>;
     return rows.map((r) => ({ model: r.model, requests: r.requests, costMicro: BigInt(r.cost) }));
-  }
-
-  private async append(
-    m: EntityManager,
-    accountId: string,
-    kind: LedgerKind,
-    amount: bigint,
-    reference: string,
-    note: string | null,
-  ): Promise<boolean> {
-    const rows = (await m.query(
-      `INSERT INTO credit_ledger (account_id, kind, amount_micro, reference, note) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (reference) DO NOTHING RETURNING id`,
-      [accountId, kind, amount.toString(), reference, note],
-    )) as Array<{ id: string }>;
-    return rows.length > 0;
   }
 
   private async releaseHold(m: EntityManager, holdId: string): Promise<bigint> {

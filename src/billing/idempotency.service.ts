@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { deriveKey, seal, unseal } from '../common/seal.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
 
 /** How long a completed answer can be replayed. */
 const RETENTION_HOURS = 24;
@@ -37,7 +37,9 @@ export type ClaimResult =
  */
 @Injectable()
 export class IdempotencyService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  private readonly logger = new Logger(IdempotencyService.name);
+
+  constructor(private readonly records: IdempotencyRepository) {}
 
   async claim(
     accountId: string,
@@ -55,32 +57,17 @@ export class IdempotencyService {
     const fingerprint = sha256(JSON.stringify(body));
     const claim: IdempotencyClaim = { lookup, secret, fingerprint };
     for (let attempt = 0; attempt < 2; attempt++) {
-      const inserted = (await this.dataSource.query(
-        `INSERT INTO idempotency_records (lookup, account_id, state, expires_at)
-         VALUES ($1, $2, 'in_flight', now() + interval '${RETENTION_HOURS} hours')
-         ON CONFLICT (lookup) DO NOTHING RETURNING lookup`,
-        [lookup, accountId],
-      )) as unknown[];
-      if (inserted.length > 0) {
+      if (await this.records.insert(lookup, accountId, RETENTION_HOURS)) {
         return { kind: 'claimed', claim };
       }
-      const rows = (await this.dataSource.query(
-        `SELECT state, sealed, created_at, expires_at < now() AS expired FROM idempotency_records WHERE lookup = $1`,
-        [lookup],
-      )) as Array<{
-        state: 'in_flight' | 'completed';
-        sealed: Buffer | null;
-        created_at: Date;
-        expired: boolean;
-      }>;
-      const row = rows[0];
+      const row = await this.records.find(lookup);
       if (!row) {
         continue; // released between our insert and select: try again
       }
       const abandoned =
-        row.state === 'in_flight' && Date.now() - new Date(row.created_at).getTime() > ABANDONED_AFTER_MS;
+        row.state === 'in_flight' && Date.now() - row.createdAt.getTime() > ABANDONED_AFTER_MS;
       if (row.expired || abandoned) {
-        await this.dataSource.query(`DELETE FROM idempotency_records WHERE lookup = $1`, [lookup]);
+        await this.records.delete(lookup);
         continue;
       }
       if (row.state === 'in_flight') {
@@ -102,24 +89,22 @@ export class IdempotencyService {
     const sealed = answer
       ? seal(claim.secret, JSON.stringify({ fingerprint: claim.fingerprint, ...answer }))
       : null;
-    await this.dataSource.query(
-      `UPDATE idempotency_records SET state = 'completed', sealed = $2 WHERE lookup = $1`,
-      [claim.lookup, sealed],
-    );
+    await this.records.complete(claim.lookup, sealed);
   }
 
   /** The request failed before completing: free the key so a retry runs again. */
   async release(claim: IdempotencyClaim): Promise<void> {
-    await this.dataSource.query(`DELETE FROM idempotency_records WHERE lookup = $1 AND state = 'in_flight'`, [
-      claim.lookup,
-    ]);
+    await this.records.release(claim.lookup);
   }
 
+  /** Replays are kept 24 h: older records go, hourly. */
+  @Interval('idempotency-purge', 60 * 60_000)
   async purgeExpired(): Promise<number> {
-    const result = (await this.dataSource.query(
-      `DELETE FROM idempotency_records WHERE expires_at < now()`,
-    )) as [unknown[], number];
-    return Array.isArray(result) ? (result[1] ?? 0) : 0;
+    const count = await this.records.purgeExpired();
+    if (count > 0) {
+      this.logger.log(`purged ${count} expired Idempotency-Key records`);
+    }
+    return count;
   }
 
   private open(claim: IdempotencyClaim, sealed: Buffer | null): StoredAnswer {

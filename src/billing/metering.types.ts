@@ -1,3 +1,5 @@
+import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
+import type { Usage } from '../providers/openai-types.js';
 import type { ProviderId } from '../providers/types.js';
 
 /** Credits set aside before a live request reaches a provider, released when it is settled. */
@@ -8,6 +10,54 @@ export interface Hold {
 }
 
 export type UsageStatus = 'completed' | 'aborted' | 'cut' | 'failed';
+
+/** What a live request may cost at most, to size its hold. */
+export interface Demand {
+  /** Every model the request may be served by (its fallbacks included): the hold covers the dearest. */
+  models: readonly CatalogModel[];
+  promptTokens: number;
+  /** Output tokens per choice (the client's `max_tokens`, or the model's maximum). */
+  maxOutputTokens: number;
+  /** Choices asked for (`n`): every one may run to `maxOutputTokens`. */
+  choices: number;
+}
+
+/**
+ * What happened to a request, as the chat pipeline saw it: who asked, what served it, what the provider
+ * reported and what reached the client. Metering turns it into the billable usage and its cost.
+ */
+export interface SettleFacts {
+  requestId: string;
+  accountId: string;
+  keyId: string | null;
+  test: boolean;
+  modelRequested: string;
+  /** The deployment that served the request (or held it when the client left); null if none was reached. */
+  served: { modelId: string; deployment: CatalogDeployment } | null;
+  status: UsageStatus;
+  httpStatus: number;
+  /** The provider's own usage, when it reported one. */
+  reported?: Usage;
+  /** Everything delivered to the client as text, to count when the provider reported no usable usage. */
+  delivered: string;
+  /** The prompt's size as estimated before the call, for when the provider reported none. */
+  promptEstimate: number;
+  streamed: boolean;
+  attempts: number;
+  /** When the request arrived (ms since the epoch). */
+  startedAt: number;
+  ttftMs: number | null;
+  errorCode: string | null;
+}
+
+/** What settling a request came to: the usage billed (null when nothing reached a provider) and its cost. */
+export interface Settlement {
+  usage: Usage | null;
+  estimated: boolean;
+  costMicro: bigint;
+  /** The account's balance after it (live keys), or null (test keys). */
+  remainingMicro: bigint | null;
+}
 
 /** What one request did: metadata only, never content. Written with its ledger entry in one transaction. */
 export interface UsageRecord {

@@ -5,6 +5,8 @@ import { HealthModule } from '../health/health.module.js';
 import { KeysModule } from '../keys/keys.module.js';
 import { ADAPTERS, PROVIDER_ADAPTERS } from '../providers/registry.js';
 import { ProviderTransport } from '../providers/transport.js';
+import { FailoverRunner } from '../routing/failover.js';
+import { RoutePlanner } from '../routing/route-planner.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { ToolStateStore } from './tool-state.store.js';
@@ -14,6 +16,8 @@ import { ToolStateStore } from './tool-state.store.js';
   controllers: [ChatController],
   providers: [
     ChatService,
+    FailoverRunner,
+    RoutePlanner,
     ToolStateStore,
     ProviderTransport,
     { provide: PROVIDER_ADAPTERS, useValue: ADAPTERS },

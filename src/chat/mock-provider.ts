@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import type { NormalizedResponse, StreamPart } from '../providers/types.js';
+import type { Candidate } from '../routing/candidates.js';
+import { unavailable, type RunResult } from '../routing/failover.js';
 
 /**
  * The deterministic provider behind test keys: the same request always gets the same answer, nothing leaves
@@ -13,6 +16,59 @@ import type { NormalizedResponse, StreamPart } from '../providers/types.js';
 export type MockBehaviour = 'normal' | 'rate_limit' | 'server_error' | 'failover';
 
 export const MOCK_BEHAVIOURS: readonly MockBehaviour[] = ['normal', 'rate_limit', 'server_error', 'failover'];
+
+/** The `x-conflux-mock` header, checked: a 400 naming it when it asks for something the mock cannot do. */
+export function mockBehaviour(header: string | undefined): MockBehaviour {
+  const behaviour = (header ?? 'normal') as MockBehaviour;
+  if (!MOCK_BEHAVIOURS.includes(behaviour)) {
+    throw new GatewayError(
+      ErrorCode.InvalidRequest,
+      `x-conflux-mock must be one of ${MOCK_BEHAVIOURS.join(', ')}.`,
+      { param: 'x-conflux-mock' },
+    );
+  }
+  return behaviour;
+}
+
+/**
+ * A test key's request "run" over its checked candidates, as the failover runner would report it: served by the
+ * requested model (or its fallback when `failover` is simulated), or failed as `rate_limit`/`server_error` say.
+ */
+export function mockRun(
+  request: ChatCompletionRequest,
+  chain: readonly Candidate[],
+  behaviour: MockBehaviour,
+  started: number,
+): RunResult {
+  const primary = chain[0];
+  const candidate = behaviour === 'failover' ? (chain.find((c) => !c.primary) ?? primary) : primary;
+  const attempts = behaviour === 'failover' ? 2 : 1;
+  if (behaviour === 'rate_limit') {
+    const error = new GatewayError(
+      ErrorCode.RateLimitExceeded,
+      'Simulated provider rate limit (x-conflux-mock: rate_limit).',
+      { headers: { 'retry-after': '1' } },
+    );
+    return { kind: 'failed', error, attempts, abandoned: null };
+  }
+  if (behaviour === 'server_error' || !candidate) {
+    return { kind: 'failed', error: unavailable(request.model, attempts), attempts, abandoned: null };
+  }
+  if (request.stream !== true) {
+    return { kind: 'json', candidate, attempts, response: mockAnswer(request, candidate.model.id) };
+  }
+  const parts = mockStream(request, candidate.model.id)[Symbol.asyncIterator]();
+  return {
+    kind: 'stream',
+    candidate,
+    attempts,
+    head: [],
+    rest: parts,
+    cancel: () => undefined,
+    broke: () => undefined,
+    ttftMs: Date.now() - started,
+  };
+}
 
 export function mockAnswer(request: ChatCompletionRequest, servedModel: string): NormalizedResponse {
   const toolName = chosenTool(request);

@@ -1,26 +1,39 @@
 import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
-import type { ProviderId } from '../providers/types.js';
+import type { MapContext, ProviderId, UpstreamRequest } from '../providers/types.js';
 
+/** One place the request may be served: a model of the chain at one of its providers. */
 export interface Candidate {
   model: CatalogModel;
   deployment: CatalogDeployment;
   /** True for the requested model's own deployments, false for fallback models. */
   primary: boolean;
+  /** Position of the deployment in its model's preference order (breaks ties in ranking). */
+  order: number;
+  /** What the adapter needs to map the request and read the answer. */
+  ctx: MapContext;
+  /** The provider request, when already built (the requested model's deployments are built while checking). */
+  upstream?: UpstreamRequest;
 }
 
-export interface CandidateInput {
+/** Why a deployment was left out: a reason code, not an error object (most requests skip none). */
+type Skip =
+  | { reason: 'tools' | 'images' | 'json_schema' | 'max_tokens' }
+  | { reason: 'parameter'; param: string }
+  | { reason: 'context'; window: number };
+
+export interface FeasibilityInput {
   request: ChatCompletionRequest;
   /** [requested model, its fallback, the fallback's fallback, …], without cycles. */
-  chain: CatalogModel[];
+  chain: readonly CatalogModel[];
   promptTokens: number;
   /** Is this provider configured (has a key)? */
   enabled: (provider: ProviderId) => boolean;
-  /** Health order of a deployment: 0 healthy, 1 degraded, Infinity down/open (skipped). */
-  rank: (deployment: CatalogDeployment, model: CatalogModel) => number;
-  /** The deployment's current price per million output tokens, to put the cheaper first among equals. */
-  cost: (deployment: CatalogDeployment, model: CatalogModel) => bigint;
+  /** The adapter context for a deployment. */
+  context: (deployment: CatalogDeployment) => MapContext;
+  /** Maps the request for a deployment; throws `GatewayError` when that provider cannot honour it. */
+  build: (candidate: Candidate) => UpstreamRequest;
 }
 
 /** Request parameters that are "set" (a client sending the default null does not use the parameter). */
@@ -30,139 +43,185 @@ function usedParams(request: ChatCompletionRequest): string[] {
     .map(([key]) => key);
 }
 
-function needs(request: ChatCompletionRequest): { tools: boolean; images: boolean; jsonSchema: boolean } {
+function outputLimit(request: ChatCompletionRequest): number | undefined {
+  return request.max_completion_tokens ?? request.max_tokens ?? undefined;
+}
+
+function modelSkip(model: CatalogModel, request: ChatCompletionRequest): Skip | null {
   const images = request.messages.some(
     (m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url'),
   );
-  const history = request.messages.some(
+  const toolHistory = request.messages.some(
     (m) => m.role === 'tool' || (m.role === 'assistant' && m.tool_calls?.length),
   );
-  return {
-    tools: (request.tools?.length ?? 0) > 0 || history,
-    images,
-    jsonSchema: request.response_format?.type === 'json_schema',
-  };
-}
-
-/** Why a model cannot serve the request, or null when it can. */
-function modelMismatch(model: CatalogModel, request: ChatCompletionRequest): GatewayError | null {
-  const need = needs(request);
-  if (need.tools && !model.capabilities.tools) {
-    return new GatewayError(
-      ErrorCode.UnsupportedParameter,
-      `The model \`${model.id}\` does not support tools.`,
-      {
-        param: 'tools',
-      },
-    );
+  if (((request.tools?.length ?? 0) > 0 || toolHistory) && !model.capabilities.tools) {
+    return { reason: 'tools' };
   }
-  if (need.images && !model.capabilities.images) {
-    return new GatewayError(
-      ErrorCode.UnsupportedParameter,
-      `The model \`${model.id}\` does not accept images.`,
-      {
-        param: 'messages',
-      },
-    );
+  if (images && !model.capabilities.images) {
+    return { reason: 'images' };
   }
-  if (need.jsonSchema && !model.capabilities.jsonSchema) {
-    return new GatewayError(
-      ErrorCode.UnsupportedParameter,
-      `The model \`${model.id}\` does not support json_schema output.`,
-      { param: 'response_format' },
-    );
+  if (request.response_format?.type === 'json_schema' && !model.capabilities.jsonSchema) {
+    return { reason: 'json_schema' };
   }
-  const maxOut = request.max_completion_tokens ?? request.max_tokens;
+  const maxOut = outputLimit(request);
   if (maxOut && maxOut > model.maxOutputTokens) {
-    return new GatewayError(
-      ErrorCode.InvalidRequest,
-      `max_tokens is too large: ${maxOut}. The model \`${model.id}\` supports at most ${model.maxOutputTokens} completion tokens.`,
-      { param: request.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens' },
-    );
+    return { reason: 'max_tokens' };
   }
   return null;
 }
 
-function deploymentMismatch(
+function deploymentSkip(
   deployment: CatalogDeployment,
+  request: ChatCompletionRequest,
+  used: readonly string[],
+  promptTokens: number,
+): Skip | null {
+  const param = used.find((p) => deployment.unsupportedParams.includes(p));
+  if (param) {
+    return { reason: 'parameter', param };
+  }
+  if (promptTokens + (outputLimit(request) ?? 0) > deployment.contextWindow) {
+    return { reason: 'context', window: deployment.contextWindow };
+  }
+  return null;
+}
+
+/** The 400 a request gets when the model it names cannot serve it, for the first reason found. */
+function refusal(
+  skip: Skip,
   model: CatalogModel,
   request: ChatCompletionRequest,
-  promptTokens: number,
-): GatewayError | null {
-  const rejected = usedParams(request).find((p) => deployment.unsupportedParams.includes(p));
-  if (rejected) {
-    return new GatewayError(
-      ErrorCode.UnsupportedParameter,
-      `The model \`${model.id}\` does not support the parameter \`${rejected}\`.`,
-      { param: rejected },
-    );
+  prompt: number,
+): GatewayError {
+  const unsupported = (message: string, param: string) =>
+    new GatewayError(ErrorCode.UnsupportedParameter, message, { param });
+  switch (skip.reason) {
+    case 'tools':
+      return unsupported(`The model \`${model.id}\` does not support tools.`, 'tools');
+    case 'images':
+      return unsupported(`The model \`${model.id}\` does not accept images.`, 'messages');
+    case 'json_schema':
+      return unsupported(`The model \`${model.id}\` does not support json_schema output.`, 'response_format');
+    case 'parameter':
+      return unsupported(
+        `The model \`${model.id}\` does not support the parameter \`${skip.param}\`.`,
+        skip.param,
+      );
+    case 'max_tokens':
+      return new GatewayError(
+        ErrorCode.InvalidRequest,
+        `max_tokens is too large: ${outputLimit(request)}. The model \`${model.id}\` supports at most ` +
+          `${model.maxOutputTokens} completion tokens.`,
+        { param: request.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens' },
+      );
+    case 'context': {
+      const maxOut = outputLimit(request);
+      return new GatewayError(
+        ErrorCode.ContextLengthExceeded,
+        `This model's maximum context length is ${skip.window} tokens. However, your messages resulted in ` +
+          `about ${prompt} tokens${maxOut ? ` plus ${maxOut} completion tokens` : ''}. Please reduce the length ` +
+          'of the messages.',
+        { param: 'messages' },
+      );
+    }
   }
-  const maxOut = request.max_completion_tokens ?? request.max_tokens ?? 0;
-  if (promptTokens + maxOut > deployment.contextWindow) {
-    return new GatewayError(
-      ErrorCode.ContextLengthExceeded,
-      `This model's maximum context length is ${deployment.contextWindow} tokens. However, your messages resulted in ` +
-        `about ${promptTokens} tokens${maxOut ? ` plus ${maxOut} completion tokens` : ''}. Please reduce the length of the messages.`,
-      { param: 'messages' },
-    );
-  }
-  return null;
 }
 
 /**
- * The failover chain for a request: the requested model's deployments by preference (healthy before degraded,
- * the cheaper first among equals, down or open ones skipped), then its fallback's, and so on. A deployment or
- * fallback model that cannot honour the request (a parameter, tools, images, the context) is skipped; when the
- * requested model itself cannot, the request is wrong: 400 naming the parameter, before any provider call.
- * Returns an empty list when nothing is available (→ 503).
+ * Can any candidate serve this request? Every deployment of every model of the chain is checked once against
+ * what the request needs (tools, images, json_schema, output limit, parameters, the context window); the
+ * requested model's deployments are also mapped by their adapter, which knows each provider's own refusals.
+ * When none of the requested model's deployments can serve it, the request is wrong: the one 400 (naming the
+ * parameter) comes from here, before any hold or provider call. Fallback models that cannot are left out.
+ *
+ * Returns the feasible candidates in catalog order; `rank()` orders them by health for a live request.
  */
-export function candidates(input: CandidateInput): Candidate[] {
+export function feasibleCandidates(input: FeasibilityInput): Candidate[] {
   const { request, chain, promptTokens } = input;
+  const used = usedParams(request);
   const out: Candidate[] = [];
   const seen = new Set<string>();
   chain.forEach((model, position) => {
     const primary = position === 0;
-    const mismatch = modelMismatch(model, request);
-    if (mismatch) {
+    const skipped = modelSkip(model, request);
+    if (skipped) {
       if (primary) {
-        throw mismatch;
+        throw refusal(skipped, model, request, promptTokens);
       }
       return;
     }
-    const usable: Array<{ deployment: CatalogDeployment; order: number; rank: number; cost: bigint }> = [];
-    let firstProblem: GatewayError | null = null;
+    const skips: Skip[] = [];
+    let mapped = 0;
+    let refusedByAdapter: GatewayError | null = null;
     model.deployments.forEach((deployment, order) => {
-      const problem = deploymentMismatch(deployment, model, request, promptTokens);
-      if (problem) {
-        firstProblem ??= problem;
+      const skip = deploymentSkip(deployment, request, used, promptTokens);
+      if (skip) {
+        skips.push(skip);
         return;
       }
       const key = `${deployment.provider}/${deployment.providerModel}`;
       if (seen.has(key) || !input.enabled(deployment.provider)) {
         return;
       }
+      const candidate: Candidate = { model, deployment, primary, order, ctx: input.context(deployment) };
+      if (primary) {
+        mapped += 1;
+        try {
+          candidate.upstream = input.build(candidate);
+        } catch (error) {
+          if (!(error instanceof GatewayError)) {
+            throw error;
+          }
+          refusedByAdapter ??= error;
+          return;
+        }
+      }
       seen.add(key);
-      usable.push({
-        deployment,
-        order,
-        rank: input.rank(deployment, model),
-        cost: input.cost(deployment, model),
-      });
+      out.push(candidate);
     });
-    if (
-      primary &&
-      usable.length === 0 &&
-      firstProblem &&
-      model.deployments.every((d) => deploymentMismatch(d, model, request, promptTokens))
-    ) {
-      throw firstProblem;
+    if (primary) {
+      // The model cannot serve it anywhere (or every configured provider of it refuses it): the client's error.
+      if (skips.length === model.deployments.length) {
+        throw refusal(skips[0], model, request, promptTokens);
+      }
+      if (refusedByAdapter && !out.some((c) => c.primary) && mapped > 0) {
+        throw refusedByAdapter;
+      }
     }
-    usable
-      .filter((u) => Number.isFinite(u.rank))
-      .sort(
-        (a, b) => a.rank - b.rank || (a.cost < b.cost ? -1 : a.cost > b.cost ? 1 : 0) || a.order - b.order,
-      )
-      .forEach((u) => out.push({ model, deployment: u.deployment, primary }));
   });
   return out;
+}
+
+export interface RankInput {
+  /** 0 healthy, 1 degraded, Infinity down or open (skipped). May hand out a half-open trial: ask once each. */
+  health: (candidate: Candidate) => number;
+  /** The deployment's current price per million output tokens: the cheaper first among equally healthy. */
+  cost: (candidate: Candidate) => bigint;
+}
+
+/**
+ * The failover order: each model of the chain in turn (the requested model first), and within a model its
+ * deployments healthy before degraded, the cheaper first among equals, catalog order breaking ties. Down
+ * deployments and open circuits are left out. An empty result means nothing is available (→ 503).
+ */
+export function rank(candidates: readonly Candidate[], by: RankInput): Candidate[] {
+  const scored = candidates
+    .map((candidate, index) => ({ candidate, index, health: by.health(candidate), cost: by.cost(candidate) }))
+    .filter((s) => Number.isFinite(s.health));
+  const position = new Map<CatalogModel, number>();
+  for (const { candidate } of scored) {
+    if (!position.has(candidate.model)) {
+      position.set(candidate.model, position.size);
+    }
+  }
+  return scored
+    .sort(
+      (a, b) =>
+        position.get(a.candidate.model)! - position.get(b.candidate.model)! ||
+        a.health - b.health ||
+        (a.cost < b.cost ? -1 : a.cost > b.cost ? 1 : 0) ||
+        a.candidate.order - b.candidate.order ||
+        a.index - b.index,
+    )
+    .map((s) => s.candidate);
 }

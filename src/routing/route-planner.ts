@@ -1,0 +1,60 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CatalogService } from '../catalog/catalog.service.js';
+import { priceAt } from '../catalog/pricing.js';
+import { CONFIG, type Config } from '../config/config.js';
+import { ProviderHealth } from '../health/provider-health.js';
+import type { ChatCompletionRequest } from '../providers/openai-types.js';
+import { PROVIDER_ADAPTERS } from '../providers/registry.js';
+import type { ProviderAdapter, ProviderId, ToolCallState } from '../providers/types.js';
+import { feasibleCandidates, rank, type Candidate } from './candidates.js';
+
+/** Where a request can go: the candidates that can serve it (checked once), then their order by health. */
+@Injectable()
+export class RoutePlanner {
+  constructor(
+    private readonly catalog: CatalogService,
+    private readonly health: ProviderHealth,
+    @Inject(PROVIDER_ADAPTERS) private readonly adapters: Record<ProviderId, ProviderAdapter>,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  /**
+   * The candidates that can serve the request, in catalog order; a 404 for an unknown model and a 400 naming the
+   * parameter when the requested model cannot serve it. `anyProvider` (test keys, answered by the mock) checks
+   * every provider, configured or not. `toolState` is what earlier turns left for the request's tool calls.
+   */
+  feasible(
+    request: ChatCompletionRequest,
+    promptTokens: number,
+    toolState: ReadonlyMap<string, ToolCallState>,
+    anyProvider: boolean,
+  ): Candidate[] {
+    return feasibleCandidates({
+      request,
+      chain: this.catalog.chain(request.model),
+      promptTokens,
+      enabled: (provider) => anyProvider || this.config.providers[provider].enabled,
+      context: (deployment) => ({
+        deployment,
+        config: this.config.providers[deployment.provider],
+        // Provider-bound state is only handed to the provider and model that produced it.
+        toolState: new Map(
+          [...toolState].filter(
+            ([, s]) => s.provider === deployment.provider && s.providerModel === deployment.providerModel,
+          ),
+        ),
+      }),
+      build: (c) =>
+        this.adapters[c.deployment.provider].buildChatRequest(request, request.stream === true, c.ctx),
+    });
+  }
+
+  /** The failover order of a live request: down providers and open circuits left out (empty → 503). */
+  order(candidates: readonly Candidate[]): Candidate[] {
+    const now = new Date();
+    return rank(candidates, {
+      health: (c) => this.health.rank(c.deployment.provider, c.deployment.providerModel),
+      cost: (c) => priceAt(c.deployment, c.model.id, now).outputPerM,
+    });
+  }
+}
