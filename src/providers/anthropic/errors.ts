@@ -1,4 +1,4 @@
-import { retryAfterSeconds } from '../shared/http.js';
+import { retryAfterSeconds } from '../wire/http.js';
 /**
  * Anthropic error answers → ProviderFailure (providers.md §2 "Errors"; https://docs.anthropic.com/en/api/errors).
  *

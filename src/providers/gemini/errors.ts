@@ -1,4 +1,4 @@
-import { retryAfterSeconds } from '../shared/http.js';
+import { retryAfterSeconds } from '../wire/http.js';
 /**
  * Gemini error body → ProviderFailure (providers.md §3 "Errors" and §6;
  * https://ai.google.dev/gemini-api/docs/troubleshooting, https://ai.google.dev/gemini-api/docs/rate-limits).

@@ -1,4 +1,4 @@
-import { endpoint } from '../shared/http.js';
+import { endpoint } from '../wire/http.js';
 /**
  * The Google Gemini adapter: Generative Language API, API-key flavour (providers.md §3, §6). Pure mapping: the
  * gateway does the HTTP. Request mapping in request.ts (+ messages.ts), response in response.ts

@@ -1,4 +1,4 @@
-import { retryAfterSeconds } from '../shared/http.js';
+import { retryAfterSeconds } from '../wire/http.js';
 import type { FailureKind, ProviderFailure } from '../types.js';
 import type { OpenAiCompatibleOptions } from './options.js';
 import { isRecord } from './response.js';

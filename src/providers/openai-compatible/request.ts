@@ -1,4 +1,4 @@
-import { endpoint } from '../shared/http.js';
+import { endpoint } from '../wire/http.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai-types.js';
 import type { MapContext, ProviderConfig, UpstreamRequest } from '../types.js';
