@@ -3,20 +3,14 @@ import { BillingModule } from '../billing/billing.module.js';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { HealthModule } from '../health/health.module.js';
 import { KeysModule } from '../keys/keys.module.js';
-import { ADAPTERS, PROVIDER_ADAPTERS } from '../providers/registry.js';
-import { ProviderTransport } from '../providers/transport.js';
+import { ProvidersModule } from '../providers/providers.module.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { ToolStateStore } from './tool-state.store.js';
 
 @Module({
-  imports: [KeysModule, CatalogModule, BillingModule, HealthModule],
+  imports: [KeysModule, CatalogModule, BillingModule, HealthModule, ProvidersModule.forPurpose('chat')],
   controllers: [ChatController],
-  providers: [
-    ChatService,
-    ToolStateStore,
-    ProviderTransport,
-    { provide: PROVIDER_ADAPTERS, useValue: ADAPTERS },
-  ],
+  providers: [ChatService, ToolStateStore],
 })
 export class ChatModule {}
