@@ -1,4 +1,4 @@
-import type { ProviderId } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
 
 /** Credits set aside before a live request reaches a provider, released when it is settled. */
 export interface Hold {

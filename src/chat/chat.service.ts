@@ -2,17 +2,18 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CatalogService } from '../catalog/catalog.service.js';
 import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
+import { formatCredits } from '../catalog/credits.js';
 import { costMicro, priceAt } from '../catalog/pricing.js';
-import type { AuthContext } from '../common/auth-context.js';
 import { toErrorResponse } from '../common/error-response.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import type { ProviderId } from '../common/provider-ids.js';
 import { countTextTokens } from '../common/tokens.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ProviderHealth } from '../health/provider-health.js';
 import { IdempotencyService, type IdempotencyClaim } from '../billing/idempotency.service.js';
 import { MeteringService } from '../billing/metering.service.js';
 import type { Hold, UsageRecord, UsageStatus } from '../billing/metering.types.js';
-import { formatCredits } from '../billing/plans.js';
+import type { AuthContext } from '../keys/auth-context.js';
 import type { ChatCompletionRequest, Usage } from '../providers/openai-types.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
 import { isFailure, ProviderTransport } from '../providers/transport.js';
@@ -21,7 +22,6 @@ import type {
   NormalizedResponse,
   ProviderAdapter,
   ProviderFailure,
-  ProviderId,
   StreamPart,
   ToolCallState,
 } from '../providers/types.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { ProviderId } from '../common/provider-ids.js';
 import { DEFAULT_BASE_URLS } from '../providers/base-urls.js';
-import type { ProviderConfig, ProviderId } from '../providers/types.js';
+import type { ProviderConfig } from '../providers/types.js';
 
 /**
  * The one place that reads `process.env`. Everything else receives this typed object (token `CONFIG`).

@@ -1,4 +1,4 @@
-import type { ProviderId } from './types.js';
+import type { ProviderId } from '../common/provider-ids.js';
 
 /**
  * Where each provider is reached unless `<PROVIDER>_BASE_URL` says otherwise (providers.md §1–§5). Each base

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Deployment } from '../common/deployment.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { ADAPTERS } from './registry.js';
 import { failureKindForStatus, mapReasoningEffort, unsupported } from './policy.js';
-import type { Deployment } from './types.js';
 
 describe('failureKindForStatus', () => {
   it.each([

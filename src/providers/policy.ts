@@ -1,6 +1,7 @@
+import type { Deployment } from '../common/deployment.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ReasoningEffort } from './openai-types.js';
-import type { Deployment, FailureKind } from './types.js';
+import type { FailureKind } from './types.js';
 
 /**
  * What every adapter decides the same way. Each adapter's own error table (anthropic/errors.ts,

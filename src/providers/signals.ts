@@ -1,4 +1,4 @@
-import type { ProviderId } from './types.js';
+import type { ProviderId } from '../common/provider-ids.js';
 
 /**
  * What the pure provider mappers report to the running gateway without importing it (no Nest, no metrics

@@ -1,7 +1,7 @@
 import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import type { ProviderId } from '../common/provider-ids.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
-import type { ProviderId } from '../providers/types.js';
 
 export interface Candidate {
   model: CatalogModel;
