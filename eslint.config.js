@@ -61,8 +61,8 @@ const LAYERS = [
     patterns: [
       intoFolders(
         ['billing', 'providers'],
-        'catalog/ is read by billing and providers, never the other way round: shared names live in common/ ' +
-          '(provider ids, deployments) or beside the catalog (credits.ts).',
+        'catalog/ describes models and prices for the others: it imports neither billing/ nor providers/ (shared ' +
+          'names live in common/: provider ids, deployments; or beside the catalog: credits.ts).',
       ),
     ],
   },
