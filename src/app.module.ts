@@ -61,8 +61,11 @@ export class AppModule {
         ThrottlerModule.forRootAsync({
           inject: [RedisService],
           useFactory: (redis: RedisService) => ({
+            // The entry names the window. Each key's limit is its plan's (config.rateLimit.perPlan), which
+            // RateLimitGuard applies itself; `limit` is required here but read by nothing, and Infinity says so
+            // instead of suggesting a limit of the free plan's size for everyone.
             throttlers: [
-              { name: 'default', ttl: config.rateLimit.windowMs, limit: config.rateLimit.perPlan.free },
+              { name: 'default', ttl: config.rateLimit.windowMs, limit: Number.POSITIVE_INFINITY },
             ],
             storage: redis.client ? new RedisWindowStorage(redis.client) : new MemoryWindowStorage(),
           }),

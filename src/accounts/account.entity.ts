@@ -1,5 +1,4 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { bigintTransformer } from '../database/bigint.transformer.js';
 
 export const ROLES = ['user', 'support', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -27,9 +26,6 @@ export class Account {
 
   @Column('text')
   status!: AccountStatus;
-
-  @Column('bigint', { name: 'balance_micro', transformer: bigintTransformer })
-  balanceMicro!: bigint;
 
   @Column('text', { name: 'stripe_customer_id', nullable: true })
   stripeCustomerId!: string | null;

@@ -1,7 +1,7 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { Auth, type AuthContext } from '../common/auth-context.js';
 import { API_KEY_AUTH, ErrorDto, SESSION_AUTH } from '../common/openapi.js';
+import { Auth, type AuthContext } from '../keys/auth-context.js';
 import { AccountAuthGuard } from '../keys/guards.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { CreditsService, type CreditsView } from './credits.service.js';

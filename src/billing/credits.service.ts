@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { formatCredits } from '../catalog/credits.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { BillingRepository } from './billing.repository.js';
-import { PLANS, formatCredits, includedMicro } from './plans.js';
+import { PLANS, includedMicro } from './plans.js';
 
 export interface CreditsView {
   object: 'credits';

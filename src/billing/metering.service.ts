@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { worstCaseMicro } from '../catalog/pricing.js';
-import type { AuthContext } from '../common/auth-context.js';
+import type { AuthContext } from '../keys/auth-context.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { BillingRepository } from './billing.repository.js';
 import { billableUsage, usageRecord } from './billable.js';
 import type { Demand, Hold, SettleFacts, Settlement } from './metering.types.js';
-import { formatCredits, includedMicro } from './plans.js';
+import { formatCredits } from '../catalog/credits.js';
+import { includedMicro } from './plans.js';
 
 /**
  * Holds older than this belong to a crashed instance. The longest answer (128K tokens at a slow 20 tokens/s) takes

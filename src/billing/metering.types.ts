@@ -1,6 +1,6 @@
 import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
 import type { Usage } from '../providers/openai-types.js';
-import type { ProviderId } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
 
 /** Credits set aside before a live request reaches a provider, released when it is settled. */
 export interface Hold {

@@ -1,6 +1,5 @@
 import type { Plan } from '../accounts/account.entity.js';
-
-export const MICRO_PER_CREDIT = 1_000_000n;
+import { MICRO_PER_CREDIT } from '../catalog/credits.js';
 
 export interface PlanTerms {
   /** Credits included per billing period (they reset on the billing date; no rollover). */
@@ -20,13 +19,4 @@ export const PLANS: Record<Plan, PlanTerms> = {
 
 export function includedMicro(plan: Plan): bigint {
   return PLANS[plan].includedCredits * MICRO_PER_CREDIT;
-}
-
-/** µcr → credits as an exact decimal string ("12.345678"). */
-export function formatCredits(micro: bigint): string {
-  const negative = micro < 0n;
-  const abs = negative ? -micro : micro;
-  const whole = abs / MICRO_PER_CREDIT;
-  const fraction = (abs % MICRO_PER_CREDIT).toString().padStart(6, '0').replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, GatewayError } from '../common/errors.js';
-import { PROVIDER_IDS } from '../providers/types.js';
+import { PROVIDER_IDS } from '../common/provider-ids.js';
 import { CatalogError, defaultCatalog, loadCatalog } from './catalog.js';
 import { CatalogService } from './catalog.service.js';
 import data from './models.json' with { type: 'json' };

@@ -1,4 +1,4 @@
-import { PROVIDER_IDS, type ProviderId } from '../providers/types.js';
+import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
 import type { Capabilities, CatalogDeployment, CatalogModel, PriceVersion } from './catalog.types.js';
 import data from './models.json' with { type: 'json' };
 

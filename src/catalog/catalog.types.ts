@@ -1,4 +1,4 @@
-import type { Deployment, ProviderId } from '../providers/types.js';
+import type { Deployment } from '../common/deployment.js';
 
 /**
  * Prices are integers in micro-credits (1 credit = $0.01 = 1,000,000 µcr) per MILLION tokens: per-token
@@ -53,5 +53,3 @@ export interface CostInput {
   cachedTokens: number;
   completionTokens: number;
 }
-
-export type { ProviderId };

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PROVIDER_IDS, type ProviderId } from '../providers/types.js';
-import { formatCredits } from '../billing/plans.js';
+import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
 import type { CatalogModel } from './catalog.types.js';
+import { formatCredits } from './credits.js';
 import { priceAt } from './pricing.js';
 
 export class ModelPricingDto {

@@ -1,9 +1,9 @@
 import { Body, Controller, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Auth, type AuthContext } from '../common/auth-context.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { API_KEY_AUTH, ErrorDto } from '../common/openapi.js';
+import { Auth, type AuthContext } from '../keys/auth-context.js';
 import { ApiKeyGuard } from '../keys/guards.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { ChatService } from './chat.service.js';

@@ -3,8 +3,7 @@ import { BillingModule } from '../billing/billing.module.js';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { HealthModule } from '../health/health.module.js';
 import { KeysModule } from '../keys/keys.module.js';
-import { ADAPTERS, PROVIDER_ADAPTERS } from '../providers/registry.js';
-import { ProviderTransport } from '../providers/transport.js';
+import { ProvidersModule } from '../providers/providers.module.js';
 import { FailoverRunner } from '../routing/failover.js';
 import { RoutePlanner } from '../routing/route-planner.js';
 import { ChatController } from './chat.controller.js';
@@ -12,15 +11,8 @@ import { ChatService } from './chat.service.js';
 import { ToolStateStore } from './tool-state.store.js';
 
 @Module({
-  imports: [KeysModule, CatalogModule, BillingModule, HealthModule],
+  imports: [KeysModule, CatalogModule, BillingModule, HealthModule, ProvidersModule.forPurpose('chat')],
   controllers: [ChatController],
-  providers: [
-    ChatService,
-    FailoverRunner,
-    RoutePlanner,
-    ToolStateStore,
-    ProviderTransport,
-    { provide: PROVIDER_ADAPTERS, useValue: ADAPTERS },
-  ],
+  providers: [ChatService, FailoverRunner, RoutePlanner, ToolStateStore],
 })
 export class ChatModule {}

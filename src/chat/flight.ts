@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { IdempotencyClaim } from '../billing/idempotency.service.js';
 import type { Hold, SettleFacts } from '../billing/metering.types.js';
-import type { AuthContext } from '../common/auth-context.js';
+import type { AuthContext } from '../keys/auth-context.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import type { Candidate } from '../routing/candidates.js';
 import type { MockBehaviour } from './mock-provider.js';

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Settlement, UsageStatus } from '../billing/metering.types.js';
 import type { StoredAnswer } from '../billing/idempotency.service.js';
-import { formatCredits } from '../billing/plans.js';
+import { formatCredits } from '../catalog/credits.js';
 import { toErrorResponse } from '../common/error-response.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ChatCompletion, Usage } from '../providers/openai-types.js';

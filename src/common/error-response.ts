@@ -1,60 +1,12 @@
 import { HttpException } from '@nestjs/common';
-import { ErrorCode, GatewayError, type OpenAiErrorBody } from './errors.js';
+import { ERROR_SHAPES, ErrorCode, GatewayError, type OpenAiErrorBody } from './errors.js';
 
 export interface ErrorResponse {
+  /** The domain code the answer was built from (what the logging decides on). */
+  code: ErrorCode;
   status: number;
   body: OpenAiErrorBody;
   headers: Record<string, string>;
-}
-
-interface Shape {
-  status: number;
-  type: string;
-  code: string | null;
-}
-
-/** Every error code → its HTTP status and OpenAI `type`/`code`, in one exhaustive switch. */
-function shapeOf(code: ErrorCode): Shape {
-  switch (code) {
-    case ErrorCode.InvalidRequest:
-      return { status: 400, type: 'invalid_request_error', code: null };
-    case ErrorCode.InvalidJson:
-      return { status: 400, type: 'invalid_request_error', code: 'invalid_json' };
-    case ErrorCode.UnsupportedParameter:
-      return { status: 400, type: 'invalid_request_error', code: 'unsupported_parameter' };
-    case ErrorCode.ContextLengthExceeded:
-      return { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' };
-    case ErrorCode.UpstreamBadRequest:
-      return { status: 400, type: 'invalid_request_error', code: null };
-    case ErrorCode.InvalidApiKey:
-      return { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' };
-    case ErrorCode.InvalidCredentials:
-      return { status: 401, type: 'invalid_request_error', code: 'invalid_credentials' };
-    case ErrorCode.InsufficientQuota:
-      return { status: 402, type: 'insufficient_quota', code: 'insufficient_quota' };
-    case ErrorCode.PermissionDenied:
-      return { status: 403, type: 'invalid_request_error', code: 'permission_denied' };
-    case ErrorCode.NotFound:
-      return { status: 404, type: 'invalid_request_error', code: 'not_found' };
-    case ErrorCode.ModelNotFound:
-      return { status: 404, type: 'invalid_request_error', code: 'model_not_found' };
-    case ErrorCode.Conflict:
-      return { status: 409, type: 'invalid_request_error', code: 'conflict' };
-    case ErrorCode.PayloadTooLarge:
-      return { status: 413, type: 'invalid_request_error', code: 'payload_too_large' };
-    case ErrorCode.UnsupportedMediaType:
-      return { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type' };
-    case ErrorCode.RateLimitExceeded:
-      return { status: 429, type: 'requests', code: 'rate_limit_exceeded' };
-    case ErrorCode.Internal:
-      return { status: 500, type: 'server_error', code: 'internal_error' };
-    case ErrorCode.UpstreamAuth:
-      return { status: 502, type: 'server_error', code: 'upstream_auth_error' };
-    case ErrorCode.UpstreamError:
-      return { status: 502, type: 'server_error', code: 'upstream_error' };
-    case ErrorCode.ServiceUnavailable:
-      return { status: 503, type: 'service_unavailable_error', code: 'service_unavailable' };
-  }
 }
 
 /** Fastify's own errors (raised before a route handler runs) by their code. */
@@ -124,12 +76,13 @@ export function toErrorResponse(exception: unknown, requestId: string): ErrorRes
     code = ErrorCode.Internal;
   }
 
-  const shape = shapeOf(code);
-  if (shape.status >= 500 && code === ErrorCode.Internal) {
+  const shape = ERROR_SHAPES[code];
+  if (code === ErrorCode.Internal) {
     message = undefined;
   }
-  const text = message ?? new GatewayError(code).message;
+  const text = message ?? shape.message;
   return {
+    code,
     status: shape.status,
     headers,
     body: {

@@ -1,6 +1,6 @@
 /**
- * Domain errors. Services throw `GatewayError(ErrorCode.X)`; the one exception filter maps each code to its
- * HTTP status and the OpenAI error envelope `{"error":{"message","type","param","code"}}` in an exhaustive switch.
+ * Domain errors. Services throw `GatewayError(ErrorCode.X)`; the one exception filter answers each code with the
+ * HTTP status and OpenAI error envelope `{"error":{"message","type","param","code"}}` of its row in `ERROR_SHAPES`.
  */
 export enum ErrorCode {
   InvalidRequest = 'invalid_request_error',
@@ -48,7 +48,7 @@ export class GatewayError extends Error {
     message?: string,
     options: GatewayErrorOptions = {},
   ) {
-    super(message ?? defaultMessage(code), { cause: options.cause });
+    super(message ?? ERROR_SHAPES[code].message, { cause: options.cause });
     this.name = 'GatewayError';
     this.param = options.param ?? null;
     this.codeOverride = options.code;
@@ -56,48 +56,135 @@ export class GatewayError extends Error {
   }
 }
 
-function defaultMessage(code: ErrorCode): string {
-  switch (code) {
-    case ErrorCode.InvalidRequest:
-      return 'The request is invalid.';
-    case ErrorCode.InvalidJson:
-      return 'The request body is not valid JSON.';
-    case ErrorCode.UnsupportedParameter:
-      return 'A parameter is not supported by this model.';
-    case ErrorCode.ContextLengthExceeded:
-      return "The request exceeds the model's context window.";
-    case ErrorCode.InvalidApiKey:
-      return 'Incorrect API key provided.';
-    case ErrorCode.InvalidCredentials:
-      return 'Invalid email or password.';
-    case ErrorCode.InsufficientQuota:
-      return 'You have run out of credits. Upgrade your plan or wait for the next billing period.';
-    case ErrorCode.PermissionDenied:
-      return 'You are not allowed to perform this action.';
-    case ErrorCode.NotFound:
-      return 'Not found.';
-    case ErrorCode.ModelNotFound:
-      return 'The model does not exist.';
-    case ErrorCode.Conflict:
-      return 'A conflicting request is in progress.';
-    case ErrorCode.PayloadTooLarge:
-      return 'The request body is too large.';
-    case ErrorCode.UnsupportedMediaType:
-      return 'The request content-type must be application/json.';
-    case ErrorCode.RateLimitExceeded:
-      return 'Rate limit reached for requests.';
-    case ErrorCode.UpstreamBadRequest:
-      return 'The provider rejected the request.';
-    case ErrorCode.UpstreamAuth:
-      return 'The gateway could not authenticate with the provider.';
-    case ErrorCode.ServiceUnavailable:
-      return 'No provider is available for this model right now. Please retry later.';
-    case ErrorCode.UpstreamError:
-      return 'The provider failed while answering.';
-    case ErrorCode.Internal:
-      return 'The server had an error while processing your request.';
-  }
+/** How one error code answers: HTTP status, OpenAI `type` and `code`, and the message when none is given. */
+export interface ErrorShape {
+  status: number;
+  type: string;
+  code: string | null;
+  message: string;
 }
+
+/**
+ * Every error code → its answer, in one table. It is a `Record<ErrorCode, …>`: a new code without a row does not
+ * compile. The OpenAI types and codes follow the error list of providers.md §0 (`rate_limit_exceeded` is type
+ * `requests`, an empty balance is `insufficient_quota`, 5xx are `server_error`/`service_unavailable_error`).
+ */
+export const ERROR_SHAPES: Readonly<Record<ErrorCode, ErrorShape>> = {
+  [ErrorCode.InvalidRequest]: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: null,
+    message: 'The request is invalid.',
+  },
+  [ErrorCode.InvalidJson]: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_json',
+    message: 'The request body is not valid JSON.',
+  },
+  [ErrorCode.UnsupportedParameter]: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'unsupported_parameter',
+    message: 'A parameter is not supported by this model.',
+  },
+  [ErrorCode.ContextLengthExceeded]: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'context_length_exceeded',
+    message: "The request exceeds the model's context window.",
+  },
+  [ErrorCode.UpstreamBadRequest]: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: null,
+    message: 'The provider rejected the request.',
+  },
+  [ErrorCode.InvalidApiKey]: {
+    status: 401,
+    type: 'invalid_request_error',
+    code: 'invalid_api_key',
+    message: 'Incorrect API key provided.',
+  },
+  [ErrorCode.InvalidCredentials]: {
+    status: 401,
+    type: 'invalid_request_error',
+    code: 'invalid_credentials',
+    message: 'Invalid email or password.',
+  },
+  [ErrorCode.InsufficientQuota]: {
+    status: 402,
+    type: 'insufficient_quota',
+    code: 'insufficient_quota',
+    message: 'You have run out of credits. Upgrade your plan or wait for the next billing period.',
+  },
+  [ErrorCode.PermissionDenied]: {
+    status: 403,
+    type: 'invalid_request_error',
+    code: 'permission_denied',
+    message: 'You are not allowed to perform this action.',
+  },
+  [ErrorCode.NotFound]: {
+    status: 404,
+    type: 'invalid_request_error',
+    code: 'not_found',
+    message: 'Not found.',
+  },
+  [ErrorCode.ModelNotFound]: {
+    status: 404,
+    type: 'invalid_request_error',
+    code: 'model_not_found',
+    message: 'The model does not exist.',
+  },
+  [ErrorCode.Conflict]: {
+    status: 409,
+    type: 'invalid_request_error',
+    code: 'conflict',
+    message: 'A conflicting request is in progress.',
+  },
+  [ErrorCode.PayloadTooLarge]: {
+    status: 413,
+    type: 'invalid_request_error',
+    code: 'payload_too_large',
+    message: 'The request body is too large.',
+  },
+  [ErrorCode.UnsupportedMediaType]: {
+    status: 415,
+    type: 'invalid_request_error',
+    code: 'unsupported_media_type',
+    message: 'The request content-type must be application/json.',
+  },
+  [ErrorCode.RateLimitExceeded]: {
+    status: 429,
+    type: 'requests',
+    code: 'rate_limit_exceeded',
+    message: 'Rate limit reached for requests.',
+  },
+  [ErrorCode.Internal]: {
+    status: 500,
+    type: 'server_error',
+    code: 'internal_error',
+    message: 'The server had an error while processing your request.',
+  },
+  [ErrorCode.UpstreamAuth]: {
+    status: 502,
+    type: 'server_error',
+    code: 'upstream_auth_error',
+    message: 'The gateway could not authenticate with the provider.',
+  },
+  [ErrorCode.UpstreamError]: {
+    status: 502,
+    type: 'server_error',
+    code: 'upstream_error',
+    message: 'The provider failed while answering.',
+  },
+  [ErrorCode.ServiceUnavailable]: {
+    status: 503,
+    type: 'service_unavailable_error',
+    code: 'service_unavailable',
+    message: 'No provider is available for this model right now. Please retry later.',
+  },
+};
 
 /** The OpenAI error envelope. */
 export interface OpenAiErrorBody {

@@ -1,8 +1,14 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toErrorResponse } from './error-response.js';
+import { ErrorCode } from './errors.js';
 
-/** Every error → the OpenAI envelope with its status; 5xx are logged with the request id (never the body). */
+/**
+ * Every error → the OpenAI envelope with its status; 5xx are logged with the request id (never the body). An
+ * unexpected failure (500 `internal_error`: a bug, a database gone) is an `error` with its stack; a 5xx the gateway
+ * answers by design (502 upstream auth or upstream error, 503 no provider available) is a `warn` without one: its
+ * stack only ever points at the code that decided to answer it.
+ */
 @Catch()
 export class OpenAiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
@@ -23,10 +29,12 @@ export function sendError(
 ): void {
   const response = toErrorResponse(exception, request.id);
   if (response.status >= 500) {
-    logger.error(
-      { requestId: request.id, route: request.routeOptions?.url, err: describe(exception) },
-      'request failed',
-    );
+    const context = { requestId: request.id, route: request.routeOptions?.url, status: response.status };
+    if (response.code === ErrorCode.Internal) {
+      logger.error({ ...context, err: describe(exception, true) }, 'request failed');
+    } else {
+      logger.warn({ ...context, err: describe(exception, false) }, 'request failed');
+    }
   }
   if (reply.sent || reply.raw.headersSent) {
     return;
@@ -34,10 +42,14 @@ export function sendError(
   void reply.status(response.status).headers(response.headers).type('application/json').send(response.body);
 }
 
-/** What is safe to log about an error: its class, message and stack — never the request. */
-function describe(exception: unknown): Record<string, unknown> {
+/** What is safe to log about an error: its class, message and (when asked) stack — never the request. */
+function describe(exception: unknown, withStack: boolean): Record<string, unknown> {
   if (exception instanceof Error) {
-    return { type: exception.name, message: exception.message, stack: exception.stack };
+    return {
+      type: exception.name,
+      message: exception.message,
+      ...(withStack ? { stack: exception.stack } : {}),
+    };
   }
   return { type: typeof exception };
 }

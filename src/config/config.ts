@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { ProviderConfig, ProviderId } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
+import { DEFAULT_BASE_URLS } from '../providers/base-urls.js';
+import type { ProviderConfig } from '../providers/types.js';
 
 /**
  * The one place that reads `process.env`. Everything else receives this typed object (token `CONFIG`).
@@ -113,12 +115,13 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, values: re
   return raw as T;
 }
 
-const PROVIDER_DEFAULTS: Record<ProviderId, { env: string; baseUrl: string }> = {
-  openai: { env: 'OPENAI', baseUrl: 'https://api.openai.com/v1' },
-  anthropic: { env: 'ANTHROPIC', baseUrl: 'https://api.anthropic.com/v1' },
-  gemini: { env: 'GEMINI', baseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
-  cerebras: { env: 'CEREBRAS', baseUrl: 'https://api.cerebras.ai/v1' },
-  groq: { env: 'GROQ', baseUrl: 'https://api.groq.com/openai/v1' },
+/** The prefix of each provider's variables: `<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`. */
+const PROVIDER_ENV: Record<ProviderId, string> = {
+  openai: 'OPENAI',
+  anthropic: 'ANTHROPIC',
+  gemini: 'GEMINI',
+  cerebras: 'CEREBRAS',
+  groq: 'GROQ',
 };
 
 export function loadConfig(env: Env = process.env): Config {
@@ -153,13 +156,11 @@ export function loadConfig(env: Env = process.env): Config {
   const cacheTtl = int(env, 'KEY_CACHE_TTL_MS', 30_000, 0);
 
   const providers = {} as Config['providers'];
-  for (const [id, defaults] of Object.entries(PROVIDER_DEFAULTS) as Array<
-    [ProviderId, { env: string; baseUrl: string }]
-  >) {
-    const apiKey = optional(env, `${defaults.env}_API_KEY`) ?? '';
+  for (const [id, prefix] of Object.entries(PROVIDER_ENV) as Array<[ProviderId, string]>) {
+    const apiKey = optional(env, `${prefix}_API_KEY`) ?? '';
     providers[id] = {
       id,
-      baseUrl: url(env, `${defaults.env}_BASE_URL`, defaults.baseUrl, ['http:', 'https:'])!,
+      baseUrl: url(env, `${prefix}_BASE_URL`, DEFAULT_BASE_URLS[id], ['http:', 'https:'])!,
       apiKey,
       enabled: apiKey !== '',
       ...(id === 'anthropic'

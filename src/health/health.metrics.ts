@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import type { ProviderId } from '../common/provider-ids.js';
 import { MetricsService } from '../ops/metrics.service.js';
-import type { ProviderId } from '../providers/types.js';
 import type { BreakerState, HealthState } from './health.types.js';
 
 const STATE_VALUE: Record<HealthState, number> = { healthy: 0, degraded: 1, down: 2 };

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
-import { ADAPTERS, PROVIDER_ADAPTERS } from '../providers/registry.js';
-import { ProviderTransport } from '../providers/transport.js';
+import { ProvidersModule } from '../providers/providers.module.js';
 import { HealthMetrics } from './health.metrics.js';
 import { HealthProber } from './health.prober.js';
 import { HealthRepository } from './health.repository.js';
@@ -12,7 +11,8 @@ import { StatusService } from './status.service.js';
 
 /** Provider health: scheduled probes (shared through the database), circuit breakers, GET /v1/status. */
 @Module({
-  imports: [CatalogModule],
+  // The probes get their own connection pools: a probe never queues behind chat traffic.
+  imports: [CatalogModule, ProvidersModule.forPurpose('probes')],
   controllers: [StatusController],
   providers: [
     HealthService,
@@ -21,9 +21,6 @@ import { StatusService } from './status.service.js';
     HealthRepository,
     HealthProber,
     StatusService,
-    // The probes get their own connection pools: a probe never queues behind chat traffic.
-    ProviderTransport,
-    { provide: PROVIDER_ADAPTERS, useValue: ADAPTERS },
   ],
   exports: [ProviderHealth, HealthService],
 })

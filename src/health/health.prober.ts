@@ -6,10 +6,11 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
 import { isFailure, ProviderTransport } from '../providers/transport.js';
-import { PROVIDER_IDS, type ProviderAdapter, type ProviderId } from '../providers/types.js';
+import type { ProviderAdapter } from '../providers/types.js';
 import { HealthMetrics } from './health.metrics.js';
 import { HealthRepository } from './health.repository.js';
 import { HealthService } from './health.service.js';

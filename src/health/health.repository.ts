@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import type { ProviderId } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
 import type { HealthState, ProbeRecord } from './health.types.js';
 
 /** The advisory lock id of the probe rounds (shared by every instance). */

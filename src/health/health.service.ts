@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ProviderId } from '../common/provider-ids.js';
 import { CONFIG, type Config } from '../config/config.js';
-import type { ProviderFailure, ProviderId } from '../providers/types.js';
+import type { ProviderFailure } from '../providers/types.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { HealthMetrics } from './health.metrics.js';
 import type { BreakerState, HealthState, ProbeRecord } from './health.types.js';

@@ -1,4 +1,4 @@
-import type { ProviderId } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
 
 /** A provider as the probes see it: answering normally, answering but slow or flaky, or not usable. */
 export type HealthState = 'healthy' | 'degraded' | 'down';

@@ -1,4 +1,5 @@
-import type { ProviderFailure, ProviderId } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
+import type { ProviderFailure } from '../providers/types.js';
 
 /** What the router asks about health, and what live traffic tells it back (passive health). */
 export abstract class ProviderHealth {

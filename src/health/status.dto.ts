@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PROVIDER_IDS, type ProviderId } from '../providers/types.js';
+import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
 
 export const PROVIDER_STATES = ['healthy', 'degraded', 'down', 'unknown', 'disabled'] as const;
 export type ProviderStatusState = (typeof PROVIDER_STATES)[number];

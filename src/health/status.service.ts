@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CatalogService } from '../catalog/catalog.service.js';
+import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
 import { CONFIG, type Config } from '../config/config.js';
-import { PROVIDER_IDS, type ProviderId } from '../providers/types.js';
 import { HealthRepository } from './health.repository.js';
 import { HealthService } from './health.service.js';
 import type {

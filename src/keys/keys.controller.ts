@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { Auth, type AuthContext } from '../common/auth-context.js';
 import { API_KEY_AUTH, ErrorDto, SESSION_AUTH } from '../common/openapi.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { Auth, type AuthContext } from './auth-context.js';
 import { AccountAuthGuard } from './guards.js';
 import { CreateKeyDto, CreatedKeyDto, KeyDto, KeyListDto } from './keys.dto.js';
 import { KeysService, type CreatedKey, type KeyView } from './keys.service.js';

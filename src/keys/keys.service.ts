@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { CONFIG, type Config } from '../config/config.js';
-import type { AuthContext } from '../common/auth-context.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { RedisService } from '../redis/redis.service.js';
 import type { ApiKey, KeyKind } from './api-key.entity.js';
+import type { AuthContext } from './auth-context.js';
 import { displayParts, generateKey, hashKey, newPublicId, parseKey } from './key-format.js';
 import { KeysRepository, type KeyWithAccount } from './keys.repository.js';
 

@@ -1,10 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { subscribeProviderSignals } from '../providers/signals.js';
 
 /** Prometheus metrics of this instance. Labels carry routes, statuses and providers: never keys or content. */
 @Injectable()
-export class MetricsService {
+export class MetricsService implements OnModuleInit, OnModuleDestroy {
   readonly registry = new Registry();
+  private readonly logger = new Logger('Providers');
+  private unsubscribe?: () => void;
 
   readonly requests = new Counter({
     name: 'conflux_http_requests_total',
@@ -21,8 +24,38 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** A finish reason a provider mapper did not know (answered as `stop`/`tool_calls`): its table needs a row. */
+  readonly unknownFinishReasons = new Counter({
+    name: 'conflux_provider_unknown_finish_reasons_total',
+    help: 'Provider finish reasons missing from the mapping table, by provider and native value',
+    labelNames: ['provider', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'conflux_' });
+  }
+
+  onModuleInit(): void {
+    const warned = new Set<string>();
+    this.unsubscribe = subscribeProviderSignals({
+      unknownFinishReason: (provider, reason) => {
+        // The value comes from a provider's answer: bounded, so an odd one cannot blow up the label or the log.
+        const value = reason.slice(0, 64);
+        this.unknownFinishReasons.inc({ provider, reason: value });
+        if (!warned.has(`${provider}:${value}`)) {
+          warned.add(`${provider}:${value}`);
+          this.logger.warn(
+            { provider, reason: value },
+            'unknown finish reason (answered as stop/tool_calls)',
+          );
+        }
+      },
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
   }
 
   observe(route: string, method: string, status: number, seconds: number): void {

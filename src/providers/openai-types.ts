@@ -1,7 +1,7 @@
 /**
  * The OpenAI Chat Completions contract the gateway speaks to its clients (subset of the official schema,
- * ../shared/openai-spec/chat-completions-subset.yaml). Requests arrive already validated against a JSON schema,
- * so these types describe what a handler may rely on.
+ * openai/openai-openapi; the conformance suite checks against its copy in test/conformance/openai-spec/).
+ * Requests arrive already validated against a JSON schema, so these types describe what a handler may rely on.
  */
 
 export interface TextPart {

@@ -1,7 +1,8 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Agent, errors as undiciErrors, request } from 'undici';
+import type { ProviderId } from '../common/provider-ids.js';
 import { CONFIG, type Config } from '../config/config.js';
-import type { ProviderFailure, ProviderId, UpstreamRequest } from './types.js';
+import type { ProviderFailure, UpstreamRequest } from './types.js';
 
 export interface UpstreamResponse {
   status: number;

@@ -1,7 +1,6 @@
+import type { Deployment } from '../common/deployment.js';
+import type { ProviderId } from '../common/provider-ids.js';
 import type { ChatCompletionRequest, FinishReason, ToolCall, Usage } from './openai-types.js';
-
-export const PROVIDER_IDS = ['openai', 'anthropic', 'gemini', 'cerebras', 'groq'] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 /** Where and how to reach one provider (from the typed config). */
 export interface ProviderConfig {
@@ -10,20 +9,6 @@ export interface ProviderConfig {
   apiKey: string;
   /** Anthropic only: the pinned `anthropic-version` header. */
   anthropicVersion?: string;
-}
-
-/** One place a gateway model is served: a provider and that provider's model id, with its limits and quirks. */
-export interface Deployment {
-  provider: ProviderId;
-  providerModel: string;
-  contextWindow: number;
-  maxOutputTokens: number;
-  /** Request parameters this deployment rejects: sending them → 400 naming the parameter, never dropped. */
-  unsupportedParams: string[];
-  /** Claude 5.x: `tool_choice` `required`/named is rejected by the provider. */
-  forcedToolChoice: boolean;
-  /** Maps OpenAI `reasoning_effort` values onto the provider's vocabulary (a missing value = unsupported). */
-  reasoningEffort?: Record<string, string>;
 }
 
 export interface UpstreamRequest {

@@ -11,6 +11,7 @@ import {
 import { CONFIG, type Config } from '../config/config.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import { describeWindow } from './window-text.js';
 
 /** `6m0s`, `12s`: the duration format of OpenAI's `x-ratelimit-reset-*` headers. */
 export function formatReset(seconds: number): string {
@@ -55,7 +56,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     if (result.isBlocked) {
       throw new GatewayError(
         ErrorCode.RateLimitExceeded,
-        `Rate limit reached for requests on key ${auth.key.publicId}: limit ${limit} per minute. ` +
+        `Rate limit reached for requests on key ${auth.key.publicId}: limit ${limit} per ${describeWindow(ttl)}. ` +
           `Please try again in ${result.timeToBlockExpire}s.`,
         { headers: { ...headers, 'retry-after': String(result.timeToBlockExpire) } },
       );

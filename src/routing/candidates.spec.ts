@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
-import type { ProviderId } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
 import { feasibleCandidates, rank, type Candidate } from './candidates.js';
 
 const catalog = new CatalogService();

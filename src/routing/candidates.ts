@@ -1,7 +1,8 @@
 import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
-import type { MapContext, ProviderId, UpstreamRequest } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
+import type { MapContext, UpstreamRequest } from '../providers/types.js';
 
 /** One place the request may be served: a model of the chain at one of its providers. */
 export interface Candidate {

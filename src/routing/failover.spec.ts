@@ -3,15 +3,10 @@ import { CatalogService } from '../catalog/catalog.service.js';
 import { ErrorCode } from '../common/errors.js';
 import type { Config } from '../config/config.js';
 import type { ProviderHealth } from '../health/provider-health.js';
+import type { ProviderId } from '../common/provider-ids.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import type { ProviderTransport, UpstreamResponse } from '../providers/transport.js';
-import type {
-  NormalizedResponse,
-  ProviderAdapter,
-  ProviderFailure,
-  ProviderId,
-  StreamPart,
-} from '../providers/types.js';
+import type { NormalizedResponse, ProviderAdapter, ProviderFailure, StreamPart } from '../providers/types.js';
 import { feasibleCandidates, type Candidate } from './candidates.js';
 import { FailoverRunner, type RunResult } from './failover.js';
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ProviderHealth } from '../health/provider-health.js';
+import type { ProviderId } from '../common/provider-ids.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
 import { isFailure, ProviderTransport } from '../providers/transport.js';
@@ -9,7 +10,6 @@ import type {
   NormalizedResponse,
   ProviderAdapter,
   ProviderFailure,
-  ProviderId,
   StreamPart,
   UpstreamRequest,
 } from '../providers/types.js';

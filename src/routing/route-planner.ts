@@ -5,7 +5,8 @@ import { CONFIG, type Config } from '../config/config.js';
 import { ProviderHealth } from '../health/provider-health.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
-import type { ProviderAdapter, ProviderId, ToolCallState } from '../providers/types.js';
+import type { ProviderId } from '../common/provider-ids.js';
+import type { ProviderAdapter, ToolCallState } from '../providers/types.js';
 import { feasibleCandidates, rank, type Candidate } from './candidates.js';
 
 /** Where a request can go: the candidates that can serve it (checked once), then their order by health. */

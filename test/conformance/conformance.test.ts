@@ -3,12 +3,12 @@ import { call, PNG_DATA_URI, rawChat, startGateway, WEATHER_TOOL, type Gateway }
 import { describeErrors, loadOpenAiSpec } from './openai-spec.js';
 
 /**
- * Conformance with OpenAI's own schema of record (../shared/openai-spec/chat-completions-subset.yaml): every
+ * Conformance with OpenAI's own schema of record (its subset, copied into openai-spec/ beside this file): every
  * non-streaming answer, every stream chunk and every error body the gateway produces — across all 16 models and
  * five providers, test keys, and the error scenarios — and /v1/models and /v1/models/{id}. Bodies are read raw
  * (fetch), not through the SDK, so nothing is smoothed over.
  *
- * A missing spec file fails this suite (loadOpenAiSpec throws at import): CI always has it.
+ * A missing spec file fails this suite (loadOpenAiSpec throws at import).
  */
 const spec = loadOpenAiSpec();
 

@@ -5,9 +5,10 @@ import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 
 /**
- * The OpenAI schema of record for the conformance suite: `../shared/openai-spec/chat-completions-subset.yaml`
- * beside the project root (an extract of openai/openai-openapi, OpenAPI 3.1; see SOURCE.md there). It is read in
- * place, never copied into the project; CI always has it, so a missing file fails the suite instead of skipping.
+ * The OpenAI schema of record for the conformance suite: `openai-spec/chat-completions-subset.yaml` beside this
+ * file, an extract of openai/openai-openapi (OpenAPI 3.1, MIT; its header names the upstream commit and carries
+ * the licence). It ships with the repository, so a clone alone runs the suite; a missing file fails the suite
+ * instead of skipping it.
  *
  * OpenAPI 3.1 schemas are JSON Schema 2020-12 except for a few leftovers this loader translates:
  * - `$ref: '#/components/schemas/X'` → `#/$defs/X` of one bundled schema;
@@ -17,7 +18,7 @@ import { parse } from 'yaml';
  *   OpenAI itself sends);
  * - OpenAPI/vendor annotations (`discriminator`, `example`, `x-*`) are not validation keywords: ignored.
  */
-export const SPEC_URL = new URL('../../../shared/openai-spec/chat-completions-subset.yaml', import.meta.url);
+export const SPEC_URL = new URL('./openai-spec/chat-completions-subset.yaml', import.meta.url);
 
 const SPEC_ID = 'https://conflux.invalid/openai-spec/chat-completions-subset.json';
 
@@ -40,9 +41,8 @@ export function loadOpenAiSpec(): OpenAiSpec {
   const path = fileURLToPath(SPEC_URL);
   if (!existsSync(path)) {
     throw new Error(
-      `The OpenAI spec subset is missing: ${path}. The conformance suite validates the gateway against ` +
-        '../shared/openai-spec/chat-completions-subset.yaml beside the project root (CI checks it out there); ' +
-        'it is never copied into the project.',
+      `The OpenAI spec subset is missing: ${path}. The conformance suite validates the gateway against this ` +
+        'copy of the schema kept in the repository.',
     );
   }
   const document = parse(readFileSync(path, 'utf8')) as OpenAiSpec['document'];

@@ -1,10 +1,10 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Deployment } from '../../src/common/deployment.js';
 import { countTexts } from '../../src/common/tokens.js';
 import type { ChatCompletionRequest } from '../../src/providers/openai-types.js';
 import { anthropicAdapter } from '../../src/providers/anthropic/anthropic.adapter.js';
 import type {
-  Deployment,
   MapContext,
   ProviderFailure,
   StreamPart,

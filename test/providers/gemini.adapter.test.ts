@@ -1,10 +1,10 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Deployment } from '../../src/common/deployment.js';
 import { countTexts } from '../../src/common/tokens.js';
 import { geminiAdapter } from '../../src/providers/gemini/gemini.adapter.js';
 import type { ChatCompletionRequest } from '../../src/providers/openai-types.js';
 import type {
-  Deployment,
   MapContext,
   NormalizedResponse,
   ProviderFailure,

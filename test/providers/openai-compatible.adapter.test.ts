@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ProviderId } from '../../src/common/provider-ids.js';
 import { countTexts } from '../../src/common/tokens.js';
 import { cerebrasAdapter } from '../../src/providers/cerebras/cerebras.adapter.js';
 import { groqAdapter } from '../../src/providers/groq/groq.adapter.js';
@@ -9,7 +10,6 @@ import type {
   MapContext,
   ProviderAdapter,
   ProviderFailure,
-  ProviderId,
   StreamPart,
   UpstreamRequest,
 } from '../../src/providers/types.js';

@@ -1,4 +1,4 @@
-import { endpoint } from '../shared/http.js';
+import { endpoint } from '../wire/http.js';
 /**
  * The Anthropic Messages API adapter (providers.md §2). Pure mapping: the gateway does the HTTP.
  * Request mapping in request.ts, response in response.ts, stream in stream.ts, errors in errors.ts.

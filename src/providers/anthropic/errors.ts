@@ -1,4 +1,4 @@
-import { retryAfterSeconds } from '../shared/http.js';
+import { retryAfterSeconds } from '../wire/http.js';
 /**
  * Anthropic error answers → ProviderFailure (providers.md §2 "Errors"; https://docs.anthropic.com/en/api/errors).
  *
@@ -15,6 +15,7 @@ import { retryAfterSeconds } from '../shared/http.js';
  * | 504    | timeout_error         | retryable                                                    |
  * | 529    | overloaded_error      | retryable                                                    |
  */
+import { failureKindForStatus } from '../policy.js';
 import type { FailureKind, ProviderFailure } from '../types.js';
 import type { AnthropicErrorBody } from './native-types.js';
 
@@ -35,20 +36,11 @@ const STATUS_BY_TYPE: Record<string, number> = {
 const SPEND_LIMIT = 'enforced_spend_limit_reached';
 
 function kindFor(status: number, errorCode: string | undefined): FailureKind {
-  if (status === 401 || status === 402 || status === 403) {
-    return 'auth';
-  }
   if (status === 429 && errorCode === SPEND_LIMIT) {
     // Our organisation's spend cap: no retry-after will fix it, and it is not the client's fault.
     return 'auth';
   }
-  if (status === 404 || status === 408 || status === 409 || status === 429 || status >= 500) {
-    return 'retryable';
-  }
-  if (status >= 400) {
-    return 'client';
-  }
-  return 'fatal';
+  return failureKindForStatus(status);
 }
 
 function parseErrorBody(text: string): AnthropicErrorBody['error'] | undefined {

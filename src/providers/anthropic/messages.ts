@@ -10,6 +10,7 @@ import type {
   ToolMessage,
   UserMessage,
 } from '../openai-types.js';
+import { unsupported } from '../policy.js';
 import type { MapContext } from '../types.js';
 import type {
   AnthropicMediaType,
@@ -20,10 +21,6 @@ import type {
 } from './native-types.js';
 
 const IMAGE_MEDIA_TYPES: readonly string[] = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
-
-function unsupported(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.UnsupportedParameter, message, { param });
-}
 
 interface Turn {
   role: 'user' | 'assistant';

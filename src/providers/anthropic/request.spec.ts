@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Deployment } from '../../common/deployment.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
-import type { Deployment, MapContext, ToolCallState } from '../types.js';
+import type { MapContext, ToolCallState } from '../types.js';
 import { anthropicAdapter } from './anthropic.adapter.js';
 import type { AnthropicMessagesRequest } from './native-types.js';
 

@@ -18,6 +18,7 @@
  */
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
+import { mapReasoningEffort, unsupported } from '../policy.js';
 import type { MapContext } from '../types.js';
 import { mapMessages } from './messages.js';
 import type { AnthropicMessagesRequest, AnthropicTool, AnthropicToolChoice } from './native-types.js';
@@ -58,10 +59,6 @@ export function buildMessagesBody(
     body.metadata = { user_id: userId };
   }
   return body;
-}
-
-function unsupported(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.UnsupportedParameter, message, { param });
 }
 
 /** Parameters Anthropic has no equivalent for: a non-default value is refused, never silently dropped. */
@@ -183,14 +180,8 @@ function mapOutputConfig(
     // tool (which Claude 5.x refuses).
     config.format = { type: 'json_schema', schema: { type: 'object' } };
   }
-  if (request.reasoning_effort != null) {
-    const effort = ctx.deployment.reasoningEffort?.[request.reasoning_effort];
-    if (effort === undefined) {
-      throw unsupported(
-        'reasoning_effort',
-        `reasoning_effort "${request.reasoning_effort}" is not supported by model ${ctx.deployment.providerModel}.`,
-      );
-    }
+  const effort = mapReasoningEffort(request.reasoning_effort, ctx.deployment);
+  if (effort !== undefined) {
     config.effort = effort;
   }
   if (config.format || config.effort) {

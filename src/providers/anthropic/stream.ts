@@ -14,7 +14,7 @@
  * | error                                   | error, then stop                                            |
  * | ping, citations_delta, unknown          | nothing                                                     |
  */
-import { readSse } from '../shared/sse.js';
+import { readSse } from '../wire/sse.js';
 import type { MapContext, StreamPart } from '../types.js';
 import { failureFromStreamError } from './errors.js';
 import type { AnthropicUsage } from './native-types.js';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
 import type { MapContext, StreamPart } from '../types.js';
-import { CEREBRAS_DEFAULT_BASE_URL, cerebrasAdapter } from './cerebras.adapter.js';
+import { DEFAULT_BASE_URLS } from '../base-urls.js';
+import { cerebrasAdapter } from './cerebras.adapter.js';
 
 const ctx: MapContext = {
   deployment: {
@@ -14,7 +15,7 @@ const ctx: MapContext = {
     forcedToolChoice: true,
     reasoningEffort: { low: 'low', medium: 'medium', high: 'high' },
   },
-  config: { id: 'cerebras', baseUrl: CEREBRAS_DEFAULT_BASE_URL, apiKey: 'csk-test' },
+  config: { id: 'cerebras', baseUrl: DEFAULT_BASE_URLS.cerebras, apiKey: 'csk-test' },
   toolState: new Map(),
 };
 

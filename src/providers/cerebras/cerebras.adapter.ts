@@ -5,11 +5,8 @@ import {
 } from '../openai-compatible/openai-compatible.js';
 import type { ProviderAdapter } from '../types.js';
 
-/** https://api.cerebras.ai/v1 (providers.md §4); the probe is GET {base}/models. */
-export const CEREBRAS_DEFAULT_BASE_URL = 'https://api.cerebras.ai/v1';
-
 /**
- * Cerebras (providers.md §4, inference-docs.cerebras.ai/resources/openai "Currently unsupported OpenAI
+ * Cerebras (providers.md §4; the probe is GET {base}/models; inference-docs.cerebras.ai/resources/openai "Currently unsupported OpenAI
  * features"): 400 on penalties, logit_bias, parallel_tool_calls and service_tier; `store`, `prompt_cache_key`
  * and `verbosity` are ignored platform features, left out. Usage always arrives on the final stream chunk, so
  * no `stream_options` is sent. Errors are flat bodies (no `error` envelope), which the shared mapper reads.

@@ -1,4 +1,4 @@
-import { retryAfterSeconds } from '../shared/http.js';
+import { retryAfterSeconds } from '../wire/http.js';
 /**
  * Gemini error body → ProviderFailure (providers.md §3 "Errors" and §6;
  * https://ai.google.dev/gemini-api/docs/troubleshooting, https://ai.google.dev/gemini-api/docs/rate-limits).
@@ -13,6 +13,7 @@ import { retryAfterSeconds } from '../shared/http.js';
  * | 0, 408, 409, 429 RESOURCE_EXHAUSTED, 5xx        | `retryable`; wait from RetryInfo.retryDelay ("37s") |
  * | other 4xx                                       | `client`                                           |
  */
+import { failureKindForStatus } from '../policy.js';
 import type { FailureKind, ProviderFailure } from '../types.js';
 import type { GeminiErrorBody } from './native-types.js';
 
@@ -51,20 +52,12 @@ export function mapGeminiError(
 }
 
 function classify(status: number, rpcStatus: string | undefined, reason: string | undefined): FailureKind {
+  // Google answers a bad key with 400 (not 401), and an account's billing or region problem with 400 too.
   if (reason === 'API_KEY_INVALID' || (status === 400 && rpcStatus === 'FAILED_PRECONDITION')) {
     return 'auth';
   }
-  if (status === 401 || status === 402 || status === 403) {
-    return 'auth';
-  }
   // 0: no HTTP status (a stream that broke with an error body lacking its code), like a dropped connection.
-  if (status === 0 || status === 404 || status === 408 || status === 409 || status === 429 || status >= 500) {
-    return 'retryable';
-  }
-  if (status >= 400 && status < 500) {
-    return 'client';
-  }
-  return 'fatal';
+  return failureKindForStatus(status);
 }
 
 function parseErrorBody(text: string): GeminiErrorBody | undefined {

@@ -11,9 +11,11 @@
  * | MAX_TOKENS, CONTINUATION (limit hit, answer unfinished)                 | `length`         |
  * | SAFETY, PROHIBITED_CONTENT, BLOCKLIST, SPII, LANGUAGE, IMAGE_SAFETY,    | `content_filter` |
  * | IMAGE_PROHIBITED_CONTENT                                                |                  |
- * | anything else (recorded in `unknownFinishReasons()`)                    | `stop`/`tool_calls` |
+ * | anything else (reported through `reportUnknownFinishReason`: a counter  | `stop`/`tool_calls` |
+ * | and a warning)                                                          |                  |
  */
 import type { FinishReason } from '../openai-types.js';
+import { reportUnknownFinishReason } from '../signals.js';
 
 const TABLE: Readonly<Record<string, FinishReason>> = {
   STOP: 'stop',
@@ -39,28 +41,11 @@ const TABLE: Readonly<Record<string, FinishReason>> = {
   IMAGE_PROHIBITED_CONTENT: 'content_filter',
 };
 
-/**
- * Values outside the table seen by this process, with how often. The adapter is pure and may not log, and
- * the contract has no field for a warning; the gateway's metrics/logging side reads this instead, so a new
- * Google value never turns into a silent `stop`.
- */
-const unknownSeen = new Map<string, number>();
-
-export function unknownFinishReasons(): ReadonlyMap<string, number> {
-  return unknownSeen;
-}
-
-/** Drains the tally (for a periodic logger or metrics exporter, and tests). */
-export function takeUnknownFinishReasons(): Array<[string, number]> {
-  const entries = [...unknownSeen.entries()];
-  unknownSeen.clear();
-  return entries;
-}
-
 export function mapFinishReason(native: string, hasToolCalls: boolean): FinishReason {
   const mapped = TABLE[native];
   if (mapped === undefined) {
-    unknownSeen.set(native, (unknownSeen.get(native) ?? 0) + 1);
+    // A value Google added after this table: answered, and reported so it never turns into a silent `stop`.
+    reportUnknownFinishReason('gemini', native);
     return hasToolCalls ? 'tool_calls' : 'stop';
   }
   // Gemini says STOP when the turn ends in function calls; OpenAI clients loop on `tool_calls`.

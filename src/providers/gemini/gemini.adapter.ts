@@ -1,4 +1,4 @@
-import { endpoint } from '../shared/http.js';
+import { endpoint } from '../wire/http.js';
 /**
  * The Google Gemini adapter: Generative Language API, API-key flavour (providers.md §3, §6). Pure mapping: the
  * gateway does the HTTP. Request mapping in request.ts (+ messages.ts), response in response.ts
@@ -10,8 +10,6 @@ import { mapGeminiError } from './errors.js';
 import { buildGenerateContentBody } from './request.js';
 import { parseGenerateContentResponse } from './response.js';
 import { parseGeminiStream } from './stream.js';
-
-export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
 /** The key goes in a header, never `?key=`: URLs end up in logs and traces. */
 function authHeaders(config: ProviderConfig): Record<string, string> {
@@ -31,7 +29,7 @@ export const geminiAdapter: ProviderAdapter = {
       : `/models/${model}:generateContent`;
     return {
       method: 'POST',
-      url: endpoint(ctx.config.baseUrl || GEMINI_DEFAULT_BASE_URL, path),
+      url: endpoint(ctx.config.baseUrl, path),
       headers: {
         ...authHeaders(ctx.config),
         'content-type': 'application/json',
@@ -51,7 +49,7 @@ export const geminiAdapter: ProviderAdapter = {
   probeRequest(config: ProviderConfig): UpstreamRequest {
     return {
       method: 'GET',
-      url: endpoint(config.baseUrl || GEMINI_DEFAULT_BASE_URL, '/models?pageSize=1'),
+      url: endpoint(config.baseUrl, '/models?pageSize=1'),
       headers: authHeaders(config),
     };
   },

@@ -11,6 +11,7 @@ import type {
   TextPart,
   ToolMessage,
 } from '../openai-types.js';
+import { unsupported } from '../policy.js';
 import type { MapContext } from '../types.js';
 import type { GeminiContent, GeminiPart } from './native-types.js';
 
@@ -222,8 +223,4 @@ function toolResponse(text: string): Record<string, unknown> {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function unsupported(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.UnsupportedParameter, message, { param });
 }

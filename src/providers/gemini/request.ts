@@ -22,8 +22,9 @@
  */
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest, FunctionTool, ResponseFormat, ToolChoice } from '../openai-types.js';
+import { mapReasoningEffort, unsupported } from '../policy.js';
 import type { MapContext } from '../types.js';
-import { mapMessages, unsupported } from './messages.js';
+import { mapMessages } from './messages.js';
 import type {
   GeminiGenerateContentRequest,
   GeminiGenerationConfig,
@@ -145,14 +146,8 @@ function mapGenerationConfig(request: ChatCompletionRequest, ctx: MapContext): G
     config.frequencyPenalty = request.frequency_penalty;
   }
   Object.assign(config, mapResponseFormat(request.response_format));
-  if (given(request.reasoning_effort)) {
-    const level = ctx.deployment.reasoningEffort?.[request.reasoning_effort];
-    if (level === undefined) {
-      throw unsupported(
-        'reasoning_effort',
-        `reasoning_effort '${request.reasoning_effort}' is not supported for this model.`,
-      );
-    }
+  const level = mapReasoningEffort(request.reasoning_effort, ctx.deployment);
+  if (level !== undefined) {
     config.thinkingConfig = { thinkingLevel: level };
   }
   return config;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mapFinishReason, takeUnknownFinishReasons, unknownFinishReasons } from './finish-reasons.js';
+import { subscribeProviderSignals } from '../signals.js';
+import { mapFinishReason } from './finish-reasons.js';
 import { geminiAdapter } from './gemini.adapter.js';
 import { geminiContext } from './spec-fixtures.js';
 
@@ -172,13 +173,23 @@ describe('gemini finish reasons', () => {
     expect(mapFinishReason('MAX_TOKENS', true)).toBe('length');
   });
 
-  it('records an unknown value instead of hiding it behind stop', () => {
-    takeUnknownFinishReasons();
-    expect(mapFinishReason('BRAND_NEW_REASON', false)).toBe('stop');
-    expect(mapFinishReason('BRAND_NEW_REASON', true)).toBe('tool_calls');
-    mapFinishReason('STOP', false);
-    expect(unknownFinishReasons().get('BRAND_NEW_REASON')).toBe(2);
-    expect(takeUnknownFinishReasons()).toEqual([['BRAND_NEW_REASON', 2]]);
-    expect(unknownFinishReasons().size).toBe(0);
+  it('reports an unknown value instead of hiding it behind stop', () => {
+    const reported: Array<[string, string]> = [];
+    const unsubscribe = subscribeProviderSignals({
+      unknownFinishReason: (provider, reason) => reported.push([provider, reason]),
+    });
+    try {
+      expect(mapFinishReason('BRAND_NEW_REASON', false)).toBe('stop');
+      expect(mapFinishReason('BRAND_NEW_REASON', true)).toBe('tool_calls');
+      mapFinishReason('STOP', false);
+    } finally {
+      unsubscribe();
+    }
+    expect(reported).toEqual([
+      ['gemini', 'BRAND_NEW_REASON'],
+      ['gemini', 'BRAND_NEW_REASON'],
+    ]);
+    mapFinishReason('ANOTHER_NEW_REASON', false);
+    expect(reported).toHaveLength(2);
   });
 });

@@ -1,5 +1,6 @@
 /** Shared fixtures of the Gemini adapter's unit specs (not imported by the adapter). */
-import type { Deployment, MapContext, StreamPart, ToolCallState } from '../types.js';
+import type { Deployment } from '../../common/deployment.js';
+import type { MapContext, StreamPart, ToolCallState } from '../types.js';
 
 export function geminiContext(
   options: {

@@ -12,7 +12,7 @@
  *   leaves it in the trailer; if no candidate finished, it becomes an `error` part. No finish and no error
  *   body → the stream just ends (the consumer treats a missing finish as a broken stream).
  */
-import { readSse, type SseTrailer } from '../shared/sse.js';
+import { readSse, type SseTrailer } from '../wire/sse.js';
 import type { MapContext, StreamPart } from '../types.js';
 import { mapGeminiError, streamTrailerError } from './errors.js';
 import { mapFinishReason } from './finish-reasons.js';

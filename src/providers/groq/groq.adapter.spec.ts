@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
 import type { MapContext, StreamPart } from '../types.js';
-import { GROQ_DEFAULT_BASE_URL, groqAdapter } from './groq.adapter.js';
+import { DEFAULT_BASE_URLS } from '../base-urls.js';
+import { groqAdapter } from './groq.adapter.js';
 
 const ctx: MapContext = {
   deployment: {
@@ -14,7 +15,7 @@ const ctx: MapContext = {
     forcedToolChoice: true,
     reasoningEffort: { none: 'none', low: 'low', medium: 'medium', high: 'high' },
   },
-  config: { id: 'groq', baseUrl: GROQ_DEFAULT_BASE_URL, apiKey: 'gsk_test' },
+  config: { id: 'groq', baseUrl: DEFAULT_BASE_URLS.groq, apiKey: 'gsk_test' },
   toolState: new Map(),
 };
 

@@ -5,11 +5,8 @@ import {
 } from '../openai-compatible/openai-compatible.js';
 import type { ProviderAdapter } from '../types.js';
 
-/** https://api.groq.com/openai/v1 (providers.md §5); the probe is GET {base}/models. */
-export const GROQ_DEFAULT_BASE_URL = 'https://api.groq.com/openai/v1';
-
 /**
- * Groq (providers.md §5, console.groq.com/docs/openai "Currently unsupported OpenAI features"): 400 when
+ * Groq (providers.md §5; the probe is GET {base}/models; console.groq.com/docs/openai "Currently unsupported OpenAI features"): 400 when
  * `logprobs`, `logit_bias`, `top_logprobs` or `messages[].name` is present, and `n` must be 1. Its service tiers
  * are auto|on_demand|flex|performance: OpenAI's `auto` and `flex` mean the same there. Stream usage comes in
  * `x_groq.usage` on the final chunk (read by the shared stream parser); 498 `capacity_exceeded` (flex tier

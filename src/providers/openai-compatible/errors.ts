@@ -1,4 +1,5 @@
-import { retryAfterSeconds } from '../shared/http.js';
+import { retryAfterSeconds } from '../wire/http.js';
+import { failureKindForStatus } from '../policy.js';
 import type { FailureKind, ProviderFailure } from '../types.js';
 import type { OpenAiCompatibleOptions } from './options.js';
 import { isRecord } from './response.js';
@@ -94,20 +95,10 @@ export function errorObject(value: unknown): NativeError | undefined {
 
 function kindForStatus(options: OpenAiCompatibleOptions, status: number, code: string | null): FailureKind {
   // OpenAI says 429 insufficient_quota when our account has no credit left: waiting does not help.
-  if (code === 'insufficient_quota' || status === 401 || status === 402 || status === 403) {
+  if (code === 'insufficient_quota') {
     return 'auth';
   }
-  if (
-    status === 404 ||
-    status === 408 ||
-    status === 409 ||
-    status === 429 ||
-    status >= 500 ||
-    options.retryableStatuses?.includes(status)
-  ) {
-    return 'retryable';
-  }
-  return status >= 400 ? 'client' : 'fatal';
+  return failureKindForStatus(status, options.retryableStatuses);
 }
 
 function kindForType(error: NativeError): FailureKind {

@@ -1,4 +1,4 @@
-import type { ProviderId } from '../types.js';
+import type { ProviderId } from '../../common/provider-ids.js';
 
 /**
  * What sets one OpenAI-compatible provider apart from OpenAI. The shared base (request.ts, response.ts,

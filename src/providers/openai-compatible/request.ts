@@ -1,6 +1,6 @@
-import { endpoint } from '../shared/http.js';
-import { ErrorCode, GatewayError } from '../../common/errors.js';
+import { endpoint } from '../wire/http.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai-types.js';
+import { mapReasoningEffort, unsupported } from '../policy.js';
 import type { MapContext, ProviderConfig, UpstreamRequest } from '../types.js';
 import { NO_OP_VALUES, type OpenAiCompatibleOptions } from './options.js';
 
@@ -69,15 +69,9 @@ export function buildChatRequest(
   }
 
   delete body.reasoning_effort;
-  if (!isAbsent(request.reasoning_effort)) {
-    const mapped = ctx.deployment.reasoningEffort?.[request.reasoning_effort];
-    if (mapped === undefined) {
-      throw unsupported(
-        'reasoning_effort',
-        `reasoning_effort "${request.reasoning_effort}" is not supported by model ${ctx.deployment.providerModel}.`,
-      );
-    }
-    body.reasoning_effort = mapped;
+  const effort = mapReasoningEffort(request.reasoning_effort, ctx.deployment);
+  if (effort !== undefined) {
+    body.reasoning_effort = effort;
   }
 
   // The gateway bills from the provider's usage and builds the client's usage chunk itself, so the provider is
@@ -160,10 +154,6 @@ function refuseUnlessNoOp(
     return;
   }
   throw unsupported(field, `${field} is not supported by ${options.id}.`);
-}
-
-function unsupported(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.UnsupportedParameter, message, { param });
 }
 
 function isAbsent(value: unknown): value is null | undefined {

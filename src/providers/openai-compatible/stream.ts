@@ -1,4 +1,4 @@
-import { readSse } from '../shared/sse.js';
+import { readSse } from '../wire/sse.js';
 import type { StreamPart } from '../types.js';
 import { errorObject, mapStreamError } from './errors.js';
 import type { OpenAiCompatibleOptions } from './options.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionRequest } from '../openai-types.js';
 import type { MapContext } from '../types.js';
-import { OPENAI_DEFAULT_BASE_URL, openaiAdapter } from './openai.adapter.js';
+import { DEFAULT_BASE_URLS } from '../base-urls.js';
+import { openaiAdapter } from './openai.adapter.js';
 
 const ctx: MapContext = {
   deployment: {
@@ -20,7 +21,7 @@ const ctx: MapContext = {
       xhigh: 'xhigh',
     },
   },
-  config: { id: 'openai', baseUrl: OPENAI_DEFAULT_BASE_URL, apiKey: 'sk-test' },
+  config: { id: 'openai', baseUrl: DEFAULT_BASE_URLS.openai, apiKey: 'sk-test' },
   toolState: new Map(),
 };
 

@@ -1,11 +1,8 @@
 import { openAiCompatible } from '../openai-compatible/openai-compatible.js';
 import type { ProviderAdapter } from '../types.js';
 
-/** https://api.openai.com/v1 (providers.md §1); the probe is GET {base}/models. */
-export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
-
 /**
- * OpenAI is the reference: every OpenAI parameter passes through. Streams always ask for usage so the gateway
+ * OpenAI (providers.md §1; the probe is GET {base}/models) is the reference: every OpenAI parameter passes through. Streams always ask for usage so the gateway
  * can bill; obfuscation padding is turned off because the gateway re-frames the chunks and would drop it.
  */
 export const openaiAdapter: ProviderAdapter = openAiCompatible({

@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Plan, Role } from '../accounts/account.entity.js';
-import type { KeyKind } from '../keys/api-key.entity.js';
+import type { KeyKind } from './api-key.entity.js';
 
 /** Who is calling, set by the auth guards and passed explicitly to services (nothing request-scoped). */
 export interface AuthContext {
