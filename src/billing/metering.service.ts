@@ -3,6 +3,7 @@ import { Interval } from '@nestjs/schedule';
 import type { CatalogModel } from '../catalog/catalog.types.js';
 import { worstCaseMicro } from '../catalog/pricing.js';
 import type { AuthContext } from '../common/auth-context.js';
+import { Clock } from '../common/clock.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { BillingRepository } from './billing.repository.js';
 import type { Hold, UsageRecord } from './metering.types.js';
@@ -23,7 +24,10 @@ const HOLD_TIMEOUT_MS = 3 * 60 * 60 * 1000;
 export class MeteringService {
   private readonly logger = new Logger(MeteringService.name);
 
-  constructor(private readonly billing: BillingRepository) {}
+  constructor(
+    private readonly billing: BillingRepository,
+    private readonly clock: Clock,
+  ) {}
 
   async reserve(
     auth: AuthContext,
@@ -62,7 +66,7 @@ export class MeteringService {
   }
 
   @Interval('billing-periods', 60_000)
-  async resetPeriods(now = new Date()): Promise<number> {
+  async resetPeriods(now = this.clock.date()): Promise<number> {
     const count = await this.billing.resetDuePeriods(includedMicro, now);
     if (count > 0) {
       this.logger.log(`started a new billing period for ${count} accounts`);
@@ -71,7 +75,7 @@ export class MeteringService {
   }
 
   @Interval('hold-sweeper', 5 * 60_000)
-  async sweepHolds(now = new Date()): Promise<number> {
+  async sweepHolds(now = this.clock.date()): Promise<number> {
     const count = await this.billing.sweepHolds(new Date(now.getTime() - HOLD_TIMEOUT_MS));
     if (count > 0) {
       this.logger.warn(`released ${count} credit holds left by an instance that stopped mid-request`);
