@@ -1,22 +1,19 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MeteringService } from '../../src/billing/metering.service.js';
 import { ManualClock } from '../../src/common/clock.js';
 import type { Fakes } from '../fakes/index.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
+import { useGateway } from '../support/gateway.js';
 import { call, signup, startApp, type TestApp } from '../support/app.js';
 import { MICRO, liveAccount, postChat, ledger, money, usageEvents } from '../support/billing.js';
 import { waitFor } from '../support/wait.js';
 
 describe('settlement: what was delivered is billed, once', () => {
+  const g = useGateway();
   let fakes: Fakes;
   let t: TestApp;
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
+  beforeAll(() => {
     ({ fakes, t } = g);
   });
-  beforeEach(() => fakes.reset());
-  afterAll(() => g?.close());
 
   it('bills a stream the provider cut after 40 chunks for what was delivered, flagged estimated', async () => {
     const { accountId, key } = await liveAccount(t);
@@ -288,14 +285,12 @@ describe('billing periods and crashed instances', () => {
 });
 
 describe('a client that leaves before any answer', () => {
+  const g = useGateway({ resetFakes: false });
   let fakes: Fakes;
   let t: TestApp;
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
+  beforeAll(() => {
     ({ fakes, t } = g);
   });
-  afterAll(() => g?.close());
 
   it('is billed for the prompt that reached the provider, estimated, and the upstream call is cancelled', async () => {
     const { accountId, key } = await liveAccount(t);
