@@ -9,9 +9,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // CI's two cores also run the fakes and several apps at once: a test that fails once there is retried once,
-    // so a broken behaviour still fails, but a load-induced timing slip does not block a landing.
-    retry: process.env.CI ? 1 : 0,
     globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -8,6 +8,7 @@ import { AccountsModule } from './accounts/accounts.module.js';
 import { BillingModule } from './billing/billing.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ChatModule } from './chat/chat.module.js';
+import { Clock } from './common/clock.js';
 import { OpenAiExceptionFilter } from './common/exception.filter.js';
 import { CONFIG, type Config } from './config/config.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -28,6 +29,15 @@ class ConfigModule {
 @Module({ providers: [RedisService], exports: [RedisService] })
 class RedisModule {}
 
+/** The clock every service reads time from (a `ManualClock` in tests that move time). */
+@Global()
+@Module({})
+class ClockModule {
+  static forRoot(clock: Clock): DynamicModule {
+    return { module: ClockModule, providers: [{ provide: Clock, useValue: clock }], exports: [Clock] };
+  }
+}
+
 /** Paths and header names that never reach a log line. */
 const REDACT = [
   'req.headers.authorization',
@@ -38,11 +48,12 @@ const REDACT = [
 
 @Module({})
 export class AppModule {
-  static forRoot(config: Config, logStream?: NodeJS.WritableStream): DynamicModule {
+  static forRoot(config: Config, clock: Clock, logStream?: NodeJS.WritableStream): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ClockModule.forRoot(clock),
         LoggerModule.forRoot({
           pinoHttp: [
             {
@@ -59,15 +70,17 @@ export class AppModule {
         ScheduleModule.forRoot(),
         JwtModule.register({ global: true, secret: config.auth.jwtSecret }),
         ThrottlerModule.forRootAsync({
-          inject: [RedisService],
-          useFactory: (redis: RedisService) => ({
+          inject: [RedisService, Clock],
+          useFactory: (redis: RedisService, clock: Clock) => ({
             // The entry names the window. Each key's limit is its plan's (config.rateLimit.perPlan), which
             // RateLimitGuard applies itself; `limit` is required here but read by nothing, and Infinity says so
             // instead of suggesting a limit of the free plan's size for everyone.
             throttlers: [
               { name: 'default', ttl: config.rateLimit.windowMs, limit: Number.POSITIVE_INFINITY },
             ],
-            storage: redis.client ? new RedisWindowStorage(redis.client) : new MemoryWindowStorage(),
+            storage: redis.client
+              ? new RedisWindowStorage(redis.client, clock)
+              : new MemoryWindowStorage(clock),
           }),
         }),
         OpsModule,

@@ -9,6 +9,7 @@ import type { ValidationError } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { type Clock, SystemClock } from './common/clock.js';
 import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
@@ -47,6 +48,8 @@ function isJson(contentType: string | undefined): boolean {
 export interface AppOptions {
   /** Where JSON logs go (stdout by default; tests capture them to check nothing secret is logged). */
   logStream?: NodeJS.WritableStream;
+  /** The time the services decide by (the system clock by default; tests pass a `ManualClock` and move it). */
+  clock?: Clock;
 }
 
 /** Builds the whole application on Fastify, ready to `listen`. Used by main.ts and by the e2e tests. */
@@ -68,7 +71,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, options.logStream),
+    AppModule.forRoot(config, options.clock ?? new SystemClock(), options.logStream),
     adapter,
     {
       bufferLogs: true,

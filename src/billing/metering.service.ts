@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { worstCaseMicro } from '../catalog/pricing.js';
 import type { AuthContext } from '../keys/auth-context.js';
+import { Clock } from '../common/clock.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { BillingRepository } from './billing.repository.js';
 import { billableUsage, usageRecord } from './billable.js';
@@ -24,7 +25,10 @@ const HOLD_TIMEOUT_MS = 3 * 60 * 60 * 1000;
 export class MeteringService {
   private readonly logger = new Logger(MeteringService.name);
 
-  constructor(private readonly billing: BillingRepository) {}
+  constructor(
+    private readonly billing: BillingRepository,
+    private readonly clock: Clock,
+  ) {}
 
   /** Holds the request's worst-case cost (live keys), or refuses it with 402 when the Free plan cannot cover it. */
   async reserve(auth: AuthContext, requestId: string, demand: Demand): Promise<Hold | null> {
@@ -81,7 +85,7 @@ export class MeteringService {
   }
 
   @Interval('billing-periods', 60_000)
-  async resetPeriods(now = new Date()): Promise<number> {
+  async resetPeriods(now = this.clock.date()): Promise<number> {
     const count = await this.billing.resetDuePeriods(includedMicro, now);
     if (count > 0) {
       this.logger.log(`started a new billing period for ${count} accounts`);
@@ -90,7 +94,7 @@ export class MeteringService {
   }
 
   @Interval('hold-sweeper', 5 * 60_000)
-  async sweepHolds(now = new Date()): Promise<number> {
+  async sweepHolds(now = this.clock.date()): Promise<number> {
     const count = await this.billing.sweepHolds(new Date(now.getTime() - HOLD_TIMEOUT_MS));
     if (count > 0) {
       this.logger.warn(`released ${count} credit holds left by an instance that stopped mid-request`);

@@ -82,6 +82,26 @@ describe('costMicro', () => {
     ).toBe(3n);
   });
 
+  it('sums fractions before rounding: two halves make one µcr, not two', () => {
+    // 0.5 µcr of prompt + 0.5 µcr of completion: rounding each part up would bill 2
+    const halves = price(500_000n, 0n, 500_000n);
+    expect(costMicro(halves, { promptTokens: 1, cachedTokens: 0, completionTokens: 1 })).toBe(1n);
+    expect(costMicro(halves, { promptTokens: 1, cachedTokens: 0, completionTokens: 2 })).toBe(2n); // 1.5 → 2
+  });
+
+  it('stays exact for the largest token counts (bigint, never a float)', () => {
+    const max = Number.MAX_SAFE_INTEGER; // 9,007,199,254,740,991 tokens
+    // 200 µcr per prompt token, 1000 per completion token: 1200 × max, far past 2^53
+    const flat = price(200_000_000n, 0n, 1_000_000_000n);
+    expect(costMicro(flat, { promptTokens: max, cachedTokens: 0, completionTokens: max })).toBe(
+      9_007_199_254_740_991n * 1_200n,
+    );
+    // 0.75 µcr per token: max × 0.75 = 6,755,399,441,055,743.25 → rounded up once
+    expect(
+      costMicro(price(0n, 750_000n, 0n), { promptTokens: max, cachedTokens: max, completionTokens: 0 }),
+    ).toBe(6_755_399_441_055_744n);
+  });
+
   it('bills cached tokens at the cached price (prompt tokens include them)', () => {
     const sol = priceAt(first('gpt-6.2-sol'), 'gpt-6.2-sol', NOW); // 200 / 10 / 1000 credits per M
     // 200 uncached × 200,000,000 + 800 cached × 10,000,000 + 100 × 1,000,000,000 = 148,000,000,000

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
+import { Clock } from '../common/clock.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
 import { isFailure, ProviderTransport } from '../providers/transport.js';
@@ -23,10 +24,10 @@ const HISTORY = 2;
 
 /**
  * Active health. Every instance ticks every `probeIntervalMs`; the one that claims the interval's round in the
- * database probes every enabled provider with its cheapest no-token request (the adapter's `probeRequest`) and
- * records the results in `provider_health`. Every instance re-reads the latest results every
- * `snapshotRefreshMs` into the in-memory snapshot the router reads, so the router never probes per request and
- * probes are not multiplied by the number of instances.
+ * database (rounds are numbered on the clock, `floor(now / probeIntervalMs)`) probes every enabled provider with
+ * its cheapest no-token request (the adapter's `probeRequest`) and records the results in `provider_health`.
+ * Every instance re-reads the latest results every `snapshotRefreshMs` into the in-memory snapshot the router
+ * reads, so the router never probes per request and probes are not multiplied by the number of instances.
  */
 @Injectable()
 export class HealthProber implements OnApplicationBootstrap, OnModuleDestroy {
@@ -45,6 +46,7 @@ export class HealthProber implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly transport: ProviderTransport,
     @Inject(PROVIDER_ADAPTERS) private readonly adapters: Record<ProviderId, ProviderAdapter>,
     private readonly scheduler: SchedulerRegistry,
+    private readonly clock: Clock,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -91,7 +93,8 @@ export class HealthProber implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async runRound(): Promise<void> {
     const enabled = PROVIDER_IDS.filter((id) => this.config.providers[id].enabled);
-    if (enabled.length === 0 || !(await this.repository.claimRound(this.config.health.probeIntervalMs))) {
+    const slot = Math.floor(this.clock.now() / this.config.health.probeIntervalMs);
+    if (enabled.length === 0 || !(await this.repository.claimRound(slot))) {
       return;
     }
     const outcomes = await Promise.all(enabled.map((id) => this.probe(id)));
@@ -114,6 +117,9 @@ export class HealthProber implements OnApplicationBootstrap, OnModuleDestroy {
     });
     await this.repository.insert(records);
     await this.repository.purge();
+    // A scheduled refresh still running may have read before the insert: this round's results get a read of
+    // their own, so the snapshot shows them as soon as the round is over.
+    await this.refreshing;
     await this.refresh();
   }
 

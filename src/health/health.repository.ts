@@ -36,19 +36,20 @@ export class HealthRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Claims the probe round of the current interval (numbered on the database's clock, so every instance agrees)
-   * for this instance. True for exactly one caller per interval: the primary key makes a second claim of the same
+   * Claims the probe round `slot` (the interval's number, `floor(now / probeIntervalMs)` on the instance's clock)
+   * for this instance. True for exactly one caller per slot: the primary key makes a second claim of the same
    * round a no-op, and the advisory lock makes a concurrent claimer give up at once instead of waiting on it.
+   * Clocks a little apart only change which instance wins a slot, never how often a slot is probed.
    * One statement, so no connection is held (PGlite has only one).
    */
-  async claimRound(intervalMs: number): Promise<boolean> {
+  async claimRound(slot: number): Promise<boolean> {
     const rows = (await this.dataSource.query(
       `INSERT INTO provider_health_rounds (slot)
-       SELECT floor(extract(epoch FROM clock_timestamp()) * 1000 / $1)::bigint
+       SELECT $1::bigint
         WHERE pg_try_advisory_xact_lock($2)
        ON CONFLICT (slot) DO NOTHING
        RETURNING slot`,
-      [intervalMs, PROBE_LOCK],
+      [slot, PROBE_LOCK],
     )) as unknown[];
     return rows.length === 1;
   }

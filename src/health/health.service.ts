@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ProviderId } from '../common/provider-ids.js';
+import { Clock } from '../common/clock.js';
 import { CONFIG, type Config } from '../config/config.js';
 import type { ProviderFailure } from '../providers/types.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -37,12 +38,13 @@ export class HealthService extends ProviderHealth {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     private readonly metrics: HealthMetrics,
+    private readonly clock: Clock,
   ) {
     super();
   }
 
   rank(provider: ProviderId, providerModel: string): number {
-    const now = Date.now();
+    const now = this.clock.now();
     const whole = this.breaker(provider, null);
     const model = this.breaker(provider, providerModel);
     const probe = this.probe(provider, now);
@@ -56,7 +58,7 @@ export class HealthService extends ProviderHealth {
   }
 
   recordSuccess(provider: ProviderId, providerModel: string, latencyMs: number): void {
-    const now = Date.now();
+    const now = this.clock.now();
     this.breaker(provider, null).success(now);
     this.breaker(provider, providerModel).success(now);
     this.metrics.upstreamLatency.observe({ provider }, latencyMs / 1000);
@@ -67,7 +69,7 @@ export class HealthService extends ProviderHealth {
       return; // the request was wrong, not the provider: relayed as a 400, never failed over
     }
     this.metrics.failovers.inc({ provider, reason: failureReason(failure) });
-    const now = Date.now();
+    const now = this.clock.now();
     if (countsAgainstModel(failure)) {
       this.breaker(provider, providerModel).failure(now);
     }
@@ -79,7 +81,7 @@ export class HealthService extends ProviderHealth {
   /** Replaces the probe snapshot with the latest shared results (providers absent: not probed lately). */
   applySnapshot(records: readonly ProbeRecord[]): void {
     this.snapshot = new Map(records.map((r) => [r.provider, r]));
-    this.snapshotAt = Date.now();
+    this.snapshotAt = this.clock.now();
     for (const record of records) {
       this.metrics.stateIs(record.provider, record.state);
     }
@@ -87,7 +89,7 @@ export class HealthService extends ProviderHealth {
 
   /** The provider's probe and provider-wide circuit (providerModel null), or one provider model's circuit. */
   view(provider: ProviderId, providerModel: string | null = null): HealthView {
-    const now = Date.now();
+    const now = this.clock.now();
     return {
       probe: this.probe(provider, now),
       circuit: this.breakers.get(key(provider, providerModel))?.state(now) ?? 'closed',

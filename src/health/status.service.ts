@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
+import { Clock } from '../common/clock.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { HealthRepository } from './health.repository.js';
 import { HealthService } from './health.service.js';
@@ -24,6 +25,7 @@ export class StatusService {
     private readonly health: HealthService,
     private readonly repository: HealthRepository,
     private readonly catalog: CatalogService,
+    private readonly clock: Clock,
   ) {}
 
   async status(): Promise<StatusDto> {
@@ -71,7 +73,7 @@ export class StatusService {
   /** Cached briefly: the endpoint is public, and the history only changes once a probe interval. */
   private uptime24h(): Promise<Map<ProviderId, { up: number; total: number }>> {
     const ttl = Math.min(this.config.health.snapshotRefreshMs, 5_000);
-    const now = Date.now();
+    const now = this.clock.now();
     if (!this.uptime || now - this.uptime.at >= ttl) {
       const value = this.repository.uptime24h();
       this.uptime = { at: now, value };

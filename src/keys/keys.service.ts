@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -47,6 +48,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     private readonly keys: KeysRepository,
     private readonly redis: RedisService,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly clock: Clock,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -65,7 +67,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     accountId: string,
     input: { name: string; kind: KeyKind; expiresAt?: Date },
   ): Promise<CreatedKey> {
-    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+    if (input.expiresAt && input.expiresAt.getTime() <= this.clock.now()) {
       throw new GatewayError(ErrorCode.InvalidRequest, 'expires_at must be in the future.', {
         param: 'expires_at',
       });
@@ -113,7 +115,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
       throw invalidKey();
     }
     const sha256 = hashKey(raw);
-    const now = Date.now();
+    const now = this.clock.now();
     let entry = this.cache.get(sha256);
     if (!entry || entry.until <= now) {
       entry = { found: await this.keys.findByHash(sha256), until: now + this.config.keys.cacheTtlMs };
@@ -151,7 +153,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     const ids = [...this.touched];
     this.touched.clear();
     try {
-      await this.keys.touch(ids, new Date());
+      await this.keys.touch(ids, this.clock.date());
     } catch (error) {
       this.logger.warn(`could not record last use of ${ids.length} keys: ${(error as Error).message}`);
     }

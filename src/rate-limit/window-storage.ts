@@ -1,5 +1,6 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
+import type { Clock } from '../common/clock.js';
 
 interface Record {
   totalHits: number;
@@ -9,41 +10,54 @@ interface Record {
 }
 
 /**
- * Fixed-window counters: the first hit opens a window of `ttl` ms; hits past `limit` inside it are refused
- * until the window ends. The Redis variant is one atomic Lua script, so N instances share one exact count.
+ * One counter per window, atomically: the key names the window, so the script never reads time (Redis's own
+ * clock cannot be moved by a test, the application's `Clock` can). The first hit sets the expiry, which only
+ * cleans up: a window ends when the clock reaches the next window index, not when the key expires.
  */
 const INCREMENT_SCRIPT = `
 local hits = redis.call('INCR', KEYS[1])
 if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {hits, ttl}`;
+return hits`;
 
 function record(hits: number, msLeft: number, limit: number): Record {
   const seconds = Math.max(1, Math.ceil(msLeft / 1000));
   return { totalHits: hits, timeToExpire: seconds, isBlocked: hits > limit, timeToBlockExpire: seconds };
 }
 
+/**
+ * Fixed windows shared by every instance: window `floor(now / ttl)` on the clock, one Redis counter each, so N
+ * instances share one exact count. The counter outlives its window by one more window: an instance whose clock
+ * lags a little still counts into the same key instead of a fresh one.
+ */
 export class RedisWindowStorage implements ThrottlerStorage {
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+  ) {
     this.redis.defineCommand('confluxWindowIncr', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
   }
 
   async increment(key: string, ttl: number, limit: number): Promise<Record> {
     const incr = (
-      this.redis as unknown as { confluxWindowIncr(k: string, ttl: number): Promise<[number, number]> }
+      this.redis as unknown as { confluxWindowIncr(k: string, expireMs: number): Promise<number> }
     ).confluxWindowIncr;
-    const [hits, msLeft] = await incr.call(this.redis, `conflux:rl:${key}`, ttl);
+    const now = this.clock.now();
+    const index = Math.floor(now / ttl);
+    const msLeft = (index + 1) * ttl - now;
+    const hits = await incr.call(this.redis, `conflux:rl:${key}:${index}`, msLeft + ttl);
     return record(hits, msLeft, limit);
   }
 }
 
+/** Fixed windows of one instance: the first hit opens a window of `ttl` ms on the clock. */
 export class MemoryWindowStorage implements ThrottlerStorage {
   private readonly windows = new Map<string, { hits: number; resetAt: number }>();
   private sweeps = 0;
 
+  constructor(private readonly clock: Clock) {}
+
   increment(key: string, ttl: number, limit: number): Promise<Record> {
-    const now = Date.now();
+    const now = this.clock.now();
     let window = this.windows.get(key);
     if (!window || window.resetAt <= now) {
       window = { hits: 0, resetAt: now + ttl };

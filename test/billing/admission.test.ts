@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Fakes } from '../fakes/index.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
+import { useGateway } from '../support/gateway.js';
 import { call, createKey, signup, type TestApp } from '../support/app.js';
 import { MICRO, money, setBalance, usageEvents } from '../support/billing.js';
 
@@ -17,14 +17,12 @@ const EXACT = {
 const COST = 10_000n;
 
 describe('admission: holds, 402 and exact balances', () => {
+  const g = useGateway({ resetFakes: false });
   let fakes: Fakes;
   let t: TestApp;
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
+  beforeAll(() => {
     ({ fakes, t } = g);
   });
-  afterAll(() => g?.close());
 
   it('bills a request exactly what its tokens cost, and says so in the headers and the usage', async () => {
     const { token, accountId } = await signup(t);

@@ -3,24 +3,21 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { IdempotencyService } from '../../src/billing/idempotency.service.js';
 import { MeteringService } from '../../src/billing/metering.service.js';
 import type { Fakes } from '../fakes/index.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
+import { useGateway } from '../support/gateway.js';
 import { call, startApp, type TestApp } from '../support/app.js';
 import { MICRO, liveAccount, postChat, money, setBalance, usageEvents } from '../support/billing.js';
 
 /** Money and input cases found in review: each one used to lose, double or overspend credits, or answer 500. */
 describe('money stays exact when things go wrong', () => {
+  const g = useGateway();
   let fakes: Fakes;
   let t: TestApp;
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
+  beforeAll(() => {
     ({ fakes, t } = g);
   });
   beforeEach(() => {
-    fakes.reset();
     vi.restoreAllMocks();
   });
-  afterAll(() => g?.close());
 
   it('holds max_tokens for every one of n choices: a Free account cannot overspend with n', async () => {
     const { accountId, key } = await liveAccount(t);

@@ -1,22 +1,19 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MeteringService } from '../../src/billing/metering.service.js';
+import { ManualClock } from '../../src/common/clock.js';
 import type { Fakes } from '../fakes/index.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
+import { useGateway } from '../support/gateway.js';
 import { call, signup, startApp, type TestApp } from '../support/app.js';
 import { MICRO, liveAccount, postChat, ledger, money, usageEvents } from '../support/billing.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { waitFor } from '../support/wait.js';
 
 describe('settlement: what was delivered is billed, once', () => {
+  const g = useGateway();
   let fakes: Fakes;
   let t: TestApp;
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
+  beforeAll(() => {
     ({ fakes, t } = g);
   });
-  beforeEach(() => fakes.reset());
-  afterAll(() => g?.close());
 
   it('bills a stream the provider cut after 40 chunks for what was delivered, flagged estimated', async () => {
     const { accountId, key } = await liveAccount(t);
@@ -159,7 +156,8 @@ describe('settlement: what was delivered is billed, once', () => {
     fakes.openai.addFault({ kind: 'slow', ms: 800 });
     const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 };
     const first = call(t, 'POST', '/v1/chat/completions', body, key, { 'idempotency-key': 'dup-1' });
-    await sleep(200);
+    // the gateway claims the key before it calls the provider: once the call has arrived, the first is in flight
+    await waitFor(() => fakes.openai.chatRequests().length === 1, 5_000, 'the first request to reach openai');
     const duplicate = await call(t, 'POST', '/v1/chat/completions', body, key, {
       'idempotency-key': 'dup-1',
     });
@@ -198,9 +196,10 @@ describe('settlement: what was delivered is billed, once', () => {
 });
 
 describe('billing periods and crashed instances', () => {
+  const clock = new ManualClock();
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp();
+    t = await startApp({}, { clock });
   });
   afterAll(() => t.close());
 
@@ -243,17 +242,55 @@ describe('billing periods and crashed instances', () => {
       t.db.query(`UPDATE credit_ledger SET amount_micro = 1 WHERE account_id = $1`, [accountId]),
     ).rejects.toThrow(/append-only/);
   });
+
+  it('starts each period where the last ended, a calendar month later, when the clock reaches it', async () => {
+    const { accountId } = await signup(t);
+    await t.db.query(`UPDATE accounts SET period_start = $2, period_end = $3 WHERE id = $1`, [
+      accountId,
+      '2026-12-31T12:00:00Z',
+      '2027-01-31T12:00:00Z',
+    ]);
+    const period = async () => {
+      const [row] = await t.db.query(`SELECT period_start, period_end FROM accounts WHERE id = $1`, [
+        accountId,
+      ]);
+      return [new Date(row.period_start).toISOString(), new Date(row.period_end).toISOString()];
+    };
+    const metering = t.app.get(MeteringService);
+    try {
+      clock.set(new Date('2027-01-31T11:59:59.999Z'));
+      await metering.resetPeriods();
+      expect(await period()).toEqual(['2026-12-31T12:00:00.000Z', '2027-01-31T12:00:00.000Z']);
+
+      clock.set(new Date('2027-01-31T12:00:00Z')); // the billing date itself
+      await metering.resetPeriods();
+      // there is no February 31st: the period ends on February's last day (and later ones on the 28th)
+      expect(await period()).toEqual(['2027-01-31T12:00:00.000Z', '2027-02-28T12:00:00.000Z']);
+
+      // an instance that missed several billing dates catches up one period at a time, each reset once
+      clock.set(new Date('2027-05-01T00:00:00Z'));
+      await Promise.all([metering.resetPeriods(), metering.resetPeriods()]);
+      expect(await period()).toEqual(['2027-04-28T12:00:00.000Z', '2027-05-28T12:00:00.000Z']);
+      const resets = (await ledger(t, accountId)).filter((l) => l.kind === 'reset');
+      expect(resets.map((l) => l.reference)).toEqual(
+        ['2027-01-31', '2027-02-28', '2027-03-28', '2027-04-28'].map(
+          (day) => `reset:${accountId}:${day}T12:00:00.000Z`,
+        ),
+      );
+      expect((await money(t, accountId)).balance).toBe(500n * MICRO);
+    } finally {
+      clock.set(Date.now());
+    }
+  });
 });
 
 describe('a client that leaves before any answer', () => {
+  const g = useGateway({ resetFakes: false });
   let fakes: Fakes;
   let t: TestApp;
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
+  beforeAll(() => {
     ({ fakes, t } = g);
   });
-  afterAll(() => g?.close());
 
   it('is billed for the prompt that reached the provider, estimated, and the upstream call is cancelled', async () => {
     const { accountId, key } = await liveAccount(t);

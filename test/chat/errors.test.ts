@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKey } from '../support/app.js';
-import { call, chatCount, fakeText, startGateway, type Gateway } from './support.js';
+import { call, chatCount, fakeText, useGateway } from './support.js';
 
 /**
  * Every error class a client can meet surfaces as the OpenAI SDK's matching exception, with the OpenAI envelope
@@ -25,14 +25,7 @@ async function failure(promise: Promise<unknown>): Promise<ApiError> {
 const hi = [{ role: 'user' as const, content: 'hi' }];
 
 describe('errors as the SDK’s exceptions', () => {
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
-  });
-  afterAll(async () => {
-    await g?.close();
-  });
-  beforeEach(() => g.fakes.reset());
+  const g = useGateway();
 
   it('unknown model → NotFoundError model_not_found (param model), no provider call', async () => {
     const error = await failure(g.live.chat.completions.create({ model: 'gpt-nonexistent', messages: hi }));

@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakes, type Fakes } from '../fakes/index.js';
-import { fakeText, startGateway, type Gateway } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { fakeText, useGateway } from './support.js';
 
 /**
  * A provider refusing OUR key (401/403, or Gemini's 400 API_KEY_INVALID) is a configuration error of the
@@ -25,20 +24,7 @@ async function failure(promise: Promise<unknown>): Promise<ApiError> {
 const hi = [{ role: 'user' as const, content: 'hi' }];
 
 describe('our own provider key refused (provider 401/403, Gemini 400 API_KEY_INVALID)', () => {
-  let fakes: Fakes;
-  let g: Gateway;
-  beforeAll(async () => {
-    fakes = await startFakes();
-    g = await startGateway({
-      fakes,
-      env: { ANTHROPIC_API_KEY: 'sk-ant-wrong', GEMINI_API_KEY: 'AIza-wrong' },
-    });
-  });
-  afterAll(async () => {
-    await g?.close();
-    await fakes?.close();
-  });
-  beforeEach(() => fakes.reset());
+  const g = useGateway({ env: { ANTHROPIC_API_KEY: 'sk-ant-wrong', GEMINI_API_KEY: 'AIza-wrong' } });
 
   it('fails over to the fallback model and alerts in the log: never a 401 to the client', async () => {
     const { data, response } = await g.live.chat.completions
@@ -62,7 +48,7 @@ describe('our own provider key refused (provider 401/403, Gemini 400 API_KEY_INV
   });
 
   it('when nothing else serves: 503 InternalServerError, not AuthenticationError', async () => {
-    fakes.openai.addFault({ kind: 'status', status: 503 }, { times: Infinity });
+    g.fakes.openai.addFault({ kind: 'status', status: 503 }, { times: Infinity });
     for (const stream of [false, true]) {
       const error = await failure(
         g.live.chat.completions.create({ model: 'claude-haiku-5-5', messages: hi, stream }),
@@ -74,7 +60,7 @@ describe('our own provider key refused (provider 401/403, Gemini 400 API_KEY_INV
   });
 
   it('every provider tried refusing our credentials: 502, not 503 and not 401', async () => {
-    fakes.openai.addFault({ kind: 'status', status: 401 }, { times: Infinity });
+    g.fakes.openai.addFault({ kind: 'status', status: 401 }, { times: Infinity });
     const error = await failure(g.live.chat.completions.create({ model: 'claude-haiku-5-5', messages: hi }));
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect(error.status).toBe(502);
@@ -83,13 +69,13 @@ describe('our own provider key refused (provider 401/403, Gemini 400 API_KEY_INV
   });
 
   it('a provider 403 is treated the same way', async () => {
-    fakes.groq.addFault({ kind: 'status', status: 403 }, { times: Infinity });
+    g.fakes.groq.addFault({ kind: 'status', status: 403 }, { times: Infinity });
     const res = await g.live.chat.completions.create({
       model: 'openai/gpt-oss-120b',
       messages: hi,
       max_tokens: 1,
     });
     expect(res.choices[0].message.content).toBe('Hello');
-    expect(fakes.cerebras.chatRequests()).toHaveLength(1);
+    expect(g.fakes.cerebras.chatRequests()).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FAKE_JSON_ANSWER, FAKE_TOOL_ARGUMENTS } from '../fakes/base.js';
 import {
   fakeText,
@@ -8,9 +8,8 @@ import {
   PNG_BASE64,
   PNG_DATA_URI,
   PROVIDERS,
-  startGateway,
+  useGateway,
   WEATHER_TOOL,
-  type Gateway,
 } from './support.js';
 
 /**
@@ -21,14 +20,7 @@ import {
 describe.each(PROVIDERS)(
   '$provider ($model)',
   ({ provider, model, images, env, fake: fakeOf, systemTexts }) => {
-    let g: Gateway;
-    beforeAll(async () => {
-      g = await startGateway({ env });
-    });
-    afterAll(async () => {
-      await g?.close();
-    });
-    beforeEach(() => g.fakes.reset());
+    const g = useGateway({ env });
 
     const fake = () => fakeOf(g.fakes);
 

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fakeText, startGateway, type Gateway } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { fakeText, useGateway } from './support.js';
 
 /**
  * Models served by two providers (gpt-oss-120b on Cerebras and Groq): the healthy, cheaper deployment serves first
@@ -7,14 +7,7 @@ import { fakeText, startGateway, type Gateway } from './support.js';
  * any fallback model.
  */
 describe('routing over two providers of one model', () => {
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
-  });
-  afterAll(async () => {
-    await g?.close();
-  });
-  beforeEach(() => g.fakes.reset());
+  const g = useGateway();
   const hi = [{ role: 'user' as const, content: 'hi' }];
 
   // Issue 5: among equally healthy deployments the cheaper comes first (Groq charges $0.15/$0.60 per M for

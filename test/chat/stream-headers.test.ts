@@ -1,15 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createKey, signup, type TestApp } from '../support/app.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
+import { useGateway } from '../support/gateway.js';
 
 describe('headers on a streamed answer', () => {
+  const g = useGateway({ resetFakes: false });
   let t: TestApp;
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
+  beforeAll(() => {
     ({ t } = g);
   });
-  afterAll(() => g?.close());
 
   it('carries the request id, the rate-limit headers and what served it, like a JSON answer', async () => {
     const { token } = await signup(t);

@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FakeProvider } from '../fakes/base.js';
-import { eventually, fakeText, PROVIDERS, rawChat, startGateway, type Gateway } from './support.js';
+import { waitFor } from '../support/wait.js';
+import { fakeText, PROVIDERS, rawChat, useGateway } from './support.js';
 
 /**
  * The streaming contract, read on the wire (raw SSE through fetch) for every provider: one id and created time,
@@ -10,16 +11,11 @@ import { eventually, fakeText, PROVIDERS, rawChat, startGateway, type Gateway } 
  * request.
  */
 describe.each(PROVIDERS)('streaming from $provider ($model)', ({ model, env, fake: fakeOf }) => {
-  let g: Gateway;
+  const g = useGateway({ env });
   let fake: FakeProvider;
-  beforeAll(async () => {
-    g = await startGateway({ env });
+  beforeAll(() => {
     fake = fakeOf(g.fakes);
   });
-  afterAll(async () => {
-    await g?.close();
-  });
-  beforeEach(() => g.fakes.reset());
 
   it('frames OpenAI chunks: same id/created, role first, finish_reason last, then data: [DONE]', async () => {
     const raw = await rawChat(g.t, g.liveKey, {
@@ -157,10 +153,10 @@ describe.each(PROVIDERS)('streaming from $provider ($model)', ({ model, env, fak
       body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], stream: true }),
       signal: controller.signal,
     }).catch(() => undefined);
-    await eventually(() => fake.chatRequests().length === 1, 5000, 'the request to reach the fake');
+    await waitFor(() => fake.chatRequests().length === 1, 5000, 'the request to reach the fake');
     controller.abort();
     await pending;
-    await eventually(() => fake.chatRequests()[0].closed !== undefined, 5000, 'the upstream request to end');
+    await waitFor(() => fake.chatRequests()[0].closed !== undefined, 5000, 'the upstream request to end');
     expect(fake.chatRequests()[0].closed).toBe('aborted');
     // and nothing was tried elsewhere for a client that is gone
     expect(g.fakes.all.reduce((n, f) => n + f.chatRequests().length, 0)).toBe(1);
@@ -194,7 +190,7 @@ describe.each(PROVIDERS)('streaming from $provider ($model)', ({ model, env, fak
     expect(fake.chatRequests()[0].closed).toBeUndefined(); // the upstream is still open, stalled
     controller.abort();
     await reader.cancel().catch(() => undefined);
-    await eventually(() => fake.chatRequests()[0].closed !== undefined, 5000, 'the upstream request to end');
+    await waitFor(() => fake.chatRequests()[0].closed !== undefined, 5000, 'the upstream request to end');
     expect(fake.chatRequests()[0].closed).toBe('aborted');
   });
 });

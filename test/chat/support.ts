@@ -7,7 +7,7 @@ import { call, type TestApp } from '../support/app.js';
  * Shared set-up of the chat e2e suites: the five fake providers, the app pointed at them, an account with a live
  * and a test key, and OpenAI SDK clients (v6, no retries: every error surfaces as the SDK's exception at once).
  */
-export { client, gatewayEnv, startGateway, type Gateway } from '../support/gateway.js';
+export { client, gatewayEnv, startGateway, useGateway, type Gateway } from '../support/gateway.js';
 
 export interface ProviderCase {
   provider: 'openai' | 'anthropic' | 'gemini' | 'cerebras' | 'groq';
@@ -145,17 +145,6 @@ export function sseData(text: string): string[] {
         .join('\n'),
     )
     .filter((data) => data !== '');
-}
-
-/** Polls `check` until it returns true (bounded: fails after `ms`). */
-export async function eventually(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export { call };

@@ -1,21 +1,14 @@
 import OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { call, chatCount, rawChat, startGateway, WEATHER_TOOL, type Gateway } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { call, chatCount, rawChat, useGateway, WEATHER_TOOL } from './support.js';
 
 /**
  * `cf_test_` keys: authenticated, rate-limited and validated exactly like live keys, then answered by the
  * deterministic mock — streaming and tool calls included — without any provider call and without cost.
  */
 describe('test keys', () => {
-  let g: Gateway;
-  beforeAll(async () => {
-    g = await startGateway();
-  });
-  afterAll(async () => {
-    await g?.close();
-  });
-  beforeEach(() => g.fakes.reset());
+  const g = useGateway();
   const hi = [{ role: 'user' as const, content: 'hi' }];
 
   it('answer deterministically (the same answer twice), never reach a provider, cost nothing', async () => {

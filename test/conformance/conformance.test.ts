@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { call, PNG_DATA_URI, rawChat, startGateway, WEATHER_TOOL, type Gateway } from '../chat/support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, PNG_DATA_URI, rawChat, useGateway, WEATHER_TOOL, type Gateway } from '../chat/support.js';
 import { describeErrors, loadOpenAiSpec } from './openai-spec.js';
 
 /**
@@ -118,17 +118,12 @@ async function streamed(
 const hi = [{ role: 'user' as const, content: 'Say hello' }];
 
 describe('conformance with the OpenAI spec', () => {
-  let g: Gateway;
+  const g = useGateway();
   let models: string[];
   beforeAll(async () => {
-    g = await startGateway();
     const list = await call(g.t, 'GET', '/v1/models', undefined, g.liveKey);
     models = (list.body?.data ?? []).map((m: { id: string }) => m.id);
   });
-  afterAll(async () => {
-    await g?.close();
-  });
-  beforeEach(() => g.fakes.reset());
 
   it('the spec subset has the schemas the suite needs, and none of them forbids our extensions', () => {
     expect(spec.document.openapi).toMatch(/^3\.1/);

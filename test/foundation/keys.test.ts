@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../../src/common/clock.js';
 import { KeysRepository } from '../../src/keys/keys.repository.js';
 import { KeysService } from '../../src/keys/keys.service.js';
 import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('API keys', () => {
+  const clock = new ManualClock();
   let t: TestApp;
   let session: string;
   beforeAll(async () => {
-    t = await startApp();
+    // last uses are flushed when a test says so, never by the timer in the middle of a test
+    t = await startApp({ KEY_LAST_USED_FLUSH_MS: '600000' }, { clock });
     session = (await signup(t)).token;
   });
   afterAll(() => t.close());
@@ -88,10 +89,12 @@ describe('API keys', () => {
   });
 
   it('rejects an expired key, and an expiry in the past at creation', async () => {
-    const soon = new Date(Date.now() + 1500).toISOString();
+    const soon = new Date(clock.now() + 1500).toISOString();
     const { key } = await createKey(t, session, 'live', { expires_at: soon });
     expect((await call(t, 'GET', '/v1/keys', undefined, key)).status).toBe(200);
-    await sleep(1700);
+    clock.advance(1499);
+    expect((await call(t, 'GET', '/v1/keys', undefined, key)).status).toBe(200);
+    clock.advance(1);
     expect((await call(t, 'GET', '/v1/keys', undefined, key)).status).toBe(401);
 
     const past = await call(
@@ -133,9 +136,13 @@ describe('API keys', () => {
   it('records last_used_at in batches, not per request', async () => {
     const { key, id } = await createKey(t, session, 'live');
     await call(t, 'GET', '/v1/keys', undefined, key);
-    await sleep(600); // the test app flushes every 200 ms
-    const list = await call(t, 'GET', '/v1/keys', undefined, session);
-    const listed = list.body.data.find((k: { id: string }) => k.id === id);
-    expect(listed.last_used_at).not.toBeNull();
+    await call(t, 'GET', '/v1/keys', undefined, key);
+    const lastUsed = async () =>
+      (await call(t, 'GET', '/v1/keys', undefined, session)).body.data.find(
+        (k: { id: string }) => k.id === id,
+      ).last_used_at;
+    expect(await lastUsed()).toBeNull(); // not written by the requests themselves
+    await t.app.get(KeysService).flushLastUsed(); // what the flush timer does
+    expect(await lastUsed()).toBe(clock.date().toISOString());
   });
 });

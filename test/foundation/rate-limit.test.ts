@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/common/clock.js';
 import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { waitFor } from '../support/wait.js';
 
 async function hammer(t: TestApp, key: string, count: number): Promise<number[]> {
   const statuses: number[] = [];
@@ -12,9 +12,11 @@ async function hammer(t: TestApp, key: string, count: number): Promise<number[]>
 }
 
 describe('per-key rate limit (in memory)', () => {
+  const WINDOW = 3_000;
+  const clock = new ManualClock();
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ RATE_LIMIT_WINDOW_MS: '3000' });
+    t = await startApp({ RATE_LIMIT_WINDOW_MS: String(WINDOW) }, { clock });
   });
   afterAll(() => t.close());
 
@@ -36,7 +38,10 @@ describe('per-key rate limit (in memory)', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(refused.headers.get('x-request-id')).toMatch(/^req_/);
 
-    await sleep(3100);
+    // the window opened with the first request: refused until it ends, served again once it has
+    clock.advance(WINDOW - 1);
+    expect((await call(t, 'GET', '/v1/keys', undefined, key)).status).toBe(429);
+    clock.advance(1);
     const after = await call(t, 'GET', '/v1/keys', undefined, key);
     expect(after.status).toBe(200);
     expect(after.headers.get('x-ratelimit-remaining-requests')).toBe('59');
@@ -55,12 +60,17 @@ describe('per-key rate limit (in memory)', () => {
 const redisUrl = process.env.REDIS_URL;
 
 describe.skipIf(!redisUrl)('several instances sharing Redis', () => {
+  // Redis expires a window's counter on its own (real) clock: the windows here are long enough that it never does
+  // during the suite. Two machines' clocks at the same time, at the start of a window (numbered floor(now / window)).
+  const WINDOW = 60_000;
+  const start = Math.ceil(Date.now() / WINDOW) * WINDOW;
+  const clocks = [new ManualClock(start), new ManualClock(start)];
   let one: TestApp;
   let two: TestApp;
   beforeAll(async () => {
-    const env = { REDIS_URL: redisUrl!, KEY_CACHE_TTL_MS: '60000' };
-    one = await startApp(env);
-    two = await startApp(env, { shareDatabaseWith: one });
+    const env = { REDIS_URL: redisUrl!, KEY_CACHE_TTL_MS: '60000', RATE_LIMIT_WINDOW_MS: String(WINDOW) };
+    one = await startApp(env, { clock: clocks[0] });
+    two = await startApp(env, { clock: clocks[1], shareDatabaseWith: one });
   });
   afterAll(async () => {
     await two?.close();
@@ -76,6 +86,14 @@ describe.skipIf(!redisUrl)('several instances sharing Redis', () => {
     const statuses = (await Promise.all(calls)).map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(60);
     expect(statuses.filter((s) => s === 429)).toHaveLength(30);
+
+    // the shared window ends when the clocks reach the next one, on both instances
+    clocks.forEach((clock) => clock.advance(WINDOW - 1));
+    expect((await call(one, 'GET', '/v1/keys', undefined, key)).status).toBe(429);
+    clocks.forEach((clock) => clock.advance(1));
+    const next = await Promise.all([one, two].map((t) => call(t, 'GET', '/v1/keys', undefined, key)));
+    expect(next.map((r) => r.status)).toEqual([200, 200]);
+    expect(next.map((r) => r.headers.get('x-ratelimit-remaining-requests')).sort()).toEqual(['58', '59']);
   });
 
   it('revokes a key on every instance within a second, despite a long cache', async () => {
@@ -83,7 +101,11 @@ describe.skipIf(!redisUrl)('several instances sharing Redis', () => {
     const { key, id } = await createKey(one, token, 'live');
     expect((await call(two, 'GET', '/v1/keys', undefined, key)).status).toBe(200); // cached on instance two
     expect((await call(one, 'DELETE', `/v1/keys/${id}`, undefined, token)).status).toBe(200);
-    await sleep(1000);
-    expect((await call(two, 'GET', '/v1/keys', undefined, key)).status).toBe(401);
+    // the clocks stand still, so the cache never expires here: only the broadcast can reach instance two
+    await waitFor(
+      async () => (await call(two, 'GET', '/v1/keys', undefined, key)).status === 401,
+      1000,
+      'the revocation to reach instance two',
+    );
   });
 });

@@ -13,6 +13,7 @@ import type {
 } from '../../src/providers/types.js';
 import { anthropicBaseUrl, createAnthropicFake } from '../fakes/anthropic.js';
 import { FAKE_TOOL_ARGUMENTS, type FakeProvider } from '../fakes/base.js';
+import { mapContext } from '../support/adapters.js';
 
 let fake: FakeProvider;
 
@@ -21,19 +22,12 @@ function ctx(
   apiKey = fake.apiKey,
   toolState = new Map<string, ToolCallState>(),
 ): MapContext {
-  return {
-    deployment: {
-      provider: 'anthropic',
-      providerModel: 'claude-haiku-4-5',
-      contextWindow: 200_000,
-      maxOutputTokens: 16,
-      unsupportedParams: [],
-      forcedToolChoice: true,
-      ...deployment,
-    },
-    config: { id: 'anthropic', baseUrl: anthropicBaseUrl(fake), apiKey, anthropicVersion: '2023-06-01' },
+  return mapContext('anthropic', {
+    model: 'claude-haiku-4-5',
+    deployment: { contextWindow: 200_000, maxOutputTokens: 16, reasoningEffort: undefined, ...deployment },
+    config: { baseUrl: anthropicBaseUrl(fake), apiKey, anthropicVersion: '2023-06-01' },
     toolState,
-  };
+  });
 }
 
 async function send(upstream: UpstreamRequest) {

@@ -1,6 +1,5 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Deployment } from '../../src/common/deployment.js';
 import { countTexts } from '../../src/common/tokens.js';
 import { geminiAdapter } from '../../src/providers/gemini/gemini.adapter.js';
 import type { ChatCompletionRequest } from '../../src/providers/openai-types.js';
@@ -14,26 +13,19 @@ import type {
 } from '../../src/providers/types.js';
 import type { FakeProvider } from '../fakes/base.js';
 import { createGeminiFake, geminiBaseUrl } from '../fakes/gemini.js';
+import { mapContext } from '../support/adapters.js';
 
 let fake: FakeProvider;
 
 function context(
   options: { model?: string; apiKey?: string; toolState?: Iterable<[string, ToolCallState]> } = {},
 ): MapContext {
-  const deployment: Deployment = {
-    provider: 'gemini',
-    providerModel: options.model ?? 'gemini-3.8-flash',
-    contextWindow: 1_048_576,
-    maxOutputTokens: 65_536,
-    unsupportedParams: [],
-    forcedToolChoice: false,
-    reasoningEffort: { low: 'LOW', high: 'HIGH' },
-  };
-  return {
-    deployment,
-    config: { id: 'gemini', baseUrl: geminiBaseUrl(fake), apiKey: options.apiKey ?? fake.apiKey },
-    toolState: new Map(options.toolState ?? []),
-  };
+  return mapContext('gemini', {
+    model: options.model,
+    deployment: { reasoningEffort: { low: 'LOW', high: 'HIGH' } },
+    config: { baseUrl: geminiBaseUrl(fake), apiKey: options.apiKey ?? fake.apiKey },
+    toolState: options.toolState,
+  });
 }
 
 async function send(upstream: UpstreamRequest) {

@@ -17,6 +17,10 @@ import { FAKE_TOOL_ARGUMENTS, type FakeProvider } from '../fakes/base.js';
 import { cerebrasBaseUrl, createCerebrasFake } from '../fakes/cerebras.js';
 import { createGroqFake, groqBaseUrl } from '../fakes/groq.js';
 import { createOpenAiFake, openAiBaseUrl } from '../fakes/openai.js';
+import { mapContext } from '../support/adapters.js';
+
+/** The limits every deployment here is mapped with. */
+const LIMITS = { contextWindow: 131_072, maxOutputTokens: 32_768 };
 
 interface Case {
   id: ProviderId;
@@ -113,19 +117,11 @@ describe.each(cases)(
 
     beforeAll(async () => {
       fake = await createFake().start();
-      ctx = {
-        deployment: {
-          provider: id,
-          providerModel: model,
-          contextWindow: 131_072,
-          maxOutputTokens: 32_768,
-          unsupportedParams: [],
-          forcedToolChoice: true,
-          reasoningEffort: { low: 'low', medium: 'medium', high: 'high' },
-        },
-        config: { id, baseUrl: baseUrl(fake), apiKey: fake.apiKey },
-        toolState: new Map(),
-      };
+      ctx = mapContext(id, {
+        model,
+        deployment: { ...LIMITS, reasoningEffort: { low: 'low', medium: 'medium', high: 'high' } },
+        config: { baseUrl: baseUrl(fake), apiKey: fake.apiKey },
+      });
     });
     afterAll(async () => {
       await fake.close();
@@ -323,18 +319,11 @@ describe('provider specifics against the fakes', () => {
   });
 
   function ctxFor(id: ProviderId, fake: FakeProvider, baseUrl: string, model: string): MapContext {
-    return {
-      deployment: {
-        provider: id,
-        providerModel: model,
-        contextWindow: 131_072,
-        maxOutputTokens: 32_768,
-        unsupportedParams: [],
-        forcedToolChoice: true,
-      },
-      config: { id, baseUrl, apiKey: fake.apiKey },
-      toolState: new Map(),
-    };
+    return mapContext(id, {
+      model,
+      deployment: { ...LIMITS, reasoningEffort: undefined },
+      config: { baseUrl, apiKey: fake.apiKey },
+    });
   }
   const hello: ChatCompletionRequest = { model: 'm', messages: [{ role: 'user', content: 'Hi' }] };
 

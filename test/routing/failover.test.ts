@@ -1,22 +1,18 @@
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ask, startRouting, type Routing } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/gateway.js';
+import { ask } from './support.js';
 
 /**
  * Failover on live traffic. Probes run once at start (a long interval) and circuits need many failures, so
  * what is tested here is the chain itself: every failure below is met by a live request.
  */
 describe('failover chain', () => {
-  let r: Routing;
-  beforeAll(async () => {
-    r = await startRouting({ HEALTH_PROBE_INTERVAL_MS: '600000', BREAKER_FAILURE_THRESHOLD: '1000' });
-  });
-  afterEach(() => r.fakes.reset());
-  afterAll(() => r?.close());
+  const r = useGateway({ env: { HEALTH_PROBE_INTERVAL_MS: '600000', BREAKER_FAILURE_THRESHOLD: '1000' } });
 
   it('serves the same model at the next provider when the preferred one is down', async () => {
     r.fakes.groq.addFault({ kind: 'down' }, { times: Infinity });
-    const res = await ask(r.client, 'openai/gpt-oss-120b');
+    const res = await ask(r.live, 'openai/gpt-oss-120b');
     expect(res.provider).toBe('cerebras');
     expect(res.model).toBe('openai/gpt-oss-120b');
     expect(res.body.model).toBe('openai/gpt-oss-120b');
@@ -28,16 +24,16 @@ describe('failover chain', () => {
 
   it('fails over on 5xx, 529 and 429 from the provider', async () => {
     r.fakes.openai.addFault({ kind: 'status', status: 500 });
-    expect((await ask(r.client, 'gpt-6-luna')).provider).toBe('anthropic');
+    expect((await ask(r.live, 'gpt-6-luna')).provider).toBe('anthropic');
     r.fakes.openai.addFault({ kind: 'rate_limit' });
-    expect((await ask(r.client, 'gpt-6-luna')).provider).toBe('anthropic');
+    expect((await ask(r.live, 'gpt-6-luna')).provider).toBe('anthropic');
     r.fakes.anthropic.addFault({ kind: 'status', status: 529 });
-    expect((await ask(r.client, 'claude-haiku-5-5')).provider).toBe('openai');
+    expect((await ask(r.live, 'claude-haiku-5-5')).provider).toBe('openai');
   });
 
   it('serves the fallback model when every deployment of the model is down, and says so', async () => {
     r.fakes.openai.addFault({ kind: 'down' }, { times: Infinity });
-    const res = await ask(r.client, 'gpt-6-luna');
+    const res = await ask(r.live, 'gpt-6-luna');
     expect(res.provider).toBe('anthropic');
     expect(res.model).toBe('claude-haiku-5-5');
     expect(res.body.model).toBe('claude-haiku-5-5');
@@ -47,7 +43,7 @@ describe('failover chain', () => {
   it('answers 503 in the OpenAI shape when everything is down', async () => {
     r.fakes.openai.addFault({ kind: 'down' }, { times: Infinity });
     r.fakes.anthropic.addFault({ kind: 'down' }, { times: Infinity });
-    const error = await r.client.chat.completions
+    const error = await r.live.chat.completions
       .create({ model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 })
       .then(
         () => null,
@@ -75,7 +71,7 @@ describe('failover chain', () => {
         },
       }),
     });
-    const error = await r.client.chat.completions
+    const error = await r.live.chat.completions
       .create({ model: 'openai/gpt-oss-120b', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 })
       .then(
         () => null,
@@ -93,7 +89,7 @@ describe('failover chain', () => {
     ['a cut before any content', { kind: 'cut', afterChunks: 0 } as const],
   ])('passes a stream over silently on %s: the client sees one clean stream', async (_, fault) => {
     r.fakes.groq.addFault(fault);
-    const { data: stream, response } = await r.client.chat.completions
+    const { data: stream, response } = await r.live.chat.completions
       .create({
         model: 'openai/gpt-oss-120b',
         messages: [{ role: 'user', content: 'hi' }],
@@ -119,7 +115,7 @@ describe('failover chain', () => {
 
   it('ends a stream cut after its first token with an error event, without failing over', async () => {
     r.fakes.groq.addFault({ kind: 'cut', afterChunks: 2 });
-    const stream = await r.client.chat.completions.create({
+    const stream = await r.live.chat.completions.create({
       model: 'openai/gpt-oss-120b',
       messages: [{ role: 'user', content: 'hi' }],
       max_tokens: 6,

@@ -1,37 +1,6 @@
-import OpenAI from 'openai';
-import { startFakes, type Fakes } from '../fakes/index.js';
-import { call, createKey, signup, startApp, type TestApp } from '../support/app.js';
-
-/** An app on the fake providers, an account with a live key, and an OpenAI SDK client without retries. */
-export interface Routing {
-  fakes: Fakes;
-  t: TestApp;
-  client: OpenAI;
-  close(): Promise<void>;
-}
-
-export async function startRouting(env: Record<string, string> = {}, fakes?: Fakes): Promise<Routing> {
-  const own = fakes ?? (await startFakes());
-  const t = await startApp({
-    ...own.env,
-    RATE_LIMIT_RPM: '100000',
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-    ...env,
-  });
-  const { token } = await signup(t);
-  const { key } = await createKey(t, token, 'live');
-  return {
-    fakes: own,
-    t,
-    client: new OpenAI({ baseURL: `${t.url}/v1`, apiKey: key, maxRetries: 0, timeout: 20_000 }),
-    close: async () => {
-      await t.close();
-      if (!fakes) {
-        await own.close();
-      }
-    },
-  };
-}
+import type OpenAI from 'openai';
+import { HealthProber } from '../../src/health/health.prober.js';
+import { call, type TestApp } from '../support/app.js';
 
 /** One short non-streaming completion; returns the body and the routing headers. */
 export async function ask(client: OpenAI, model: string) {
@@ -62,18 +31,15 @@ export function modelStatus(body: any, id: string): any {
   return body.models.find((m: any) => m.id === id);
 }
 
-/** Polls `check` until it returns true, for at most `ms` (a bounded wait, not a timing assertion). */
-export async function waitFor(check: () => Promise<boolean> | boolean, ms = 5_000, what = 'condition') {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) {
-      return;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/**
+ * Runs the app's probe round for the interval its clock is in, as its scheduler would (or waits for the round
+ * already running). Only one instance sharing a database probes each interval; the others return at once.
+ */
+export function probeRound(t: TestApp): Promise<void> {
+  return t.app.get(HealthProber).tick();
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Re-reads the shared probe results into the app's snapshot, as its scheduler would. */
+export function refreshSnapshot(t: TestApp): Promise<void> {
+  return t.app.get(HealthProber).refresh();
+}

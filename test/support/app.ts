@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.js';
+import type { Clock } from '../../src/common/clock.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { freshDatabaseEnv } from './database.js';
 
@@ -27,14 +28,15 @@ const BASE_ENV: Record<string, string> = {
 
 /**
  * Starts the whole app on a free port, on its own database (unless `shareDatabaseWith` is given, for tests
- * of several instances). Redis is used when `REDIS_URL` is in `env`.
+ * of several instances). Redis is used when `REDIS_URL` is in `env`. With `clock` (a `ManualClock`), the app
+ * decides by the time the test sets: breakers, probe rounds, key expiry, rate-limit windows, billing periods.
  *
  * `logs()` sees only the first app started in a process: nestjs-pino's root logger is process-wide. A test that
  * checks log lines starts one app per file (vitest gives each file its own process).
  */
 export async function startApp(
   env: Record<string, string> = {},
-  options: { shareDatabaseWith?: TestApp } = {},
+  options: { shareDatabaseWith?: TestApp; clock?: Clock } = {},
 ): Promise<TestApp> {
   const database = options.shareDatabaseWith
     ? { env: databaseEnvOf(options.shareDatabaseWith.config), drop: async () => undefined }
@@ -43,7 +45,7 @@ export async function startApp(
   let captured = '';
   const logStream = new PassThrough();
   logStream.on('data', (chunk: Buffer) => (captured += chunk.toString('utf8')));
-  const app = await createApp(config, { logStream });
+  const app = await createApp(config, { logStream, clock: options.clock });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return {

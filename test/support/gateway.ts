@@ -1,4 +1,6 @@
 import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import type { Clock } from '../../src/common/clock.js';
 import { startFakes, type Fakes } from '../fakes/index.js';
 import { createKey, signup, startApp, type TestApp } from './app.js';
 
@@ -14,6 +16,15 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+export interface GatewayOptions {
+  /** Extra environment (health intervals, breaker thresholds, provider keys, …). */
+  env?: Record<string, string>;
+  /** Fakes the caller owns (and closes); started and closed with the gateway otherwise. */
+  fakes?: Fakes;
+  /** The app's clock: a `ManualClock` for tests that move time. */
+  clock?: Clock;
+}
+
 /** Environment of every chat suite: a high per-key limit (these suites send hundreds of requests per key). */
 export function gatewayEnv(fakes: Fakes, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -24,15 +35,14 @@ export function gatewayEnv(fakes: Fakes, extra: Record<string, string> = {}): Re
   };
 }
 
+/** An OpenAI SDK client on the gateway, without retries: every error surfaces as the SDK's exception at once. */
 export function client(t: TestApp, apiKey: string): OpenAI {
   return new OpenAI({ baseURL: `${t.url}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
 }
 
-export async function startGateway(
-  options: { env?: Record<string, string>; fakes?: Fakes } = {},
-): Promise<Gateway> {
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const fakes = options.fakes ?? (await startFakes());
-  const t = await startApp(gatewayEnv(fakes, options.env));
+  const t = await startApp(gatewayEnv(fakes, options.env), { clock: options.clock });
   const { token } = await signup(t);
   const liveKey = (await createKey(t, token, 'live')).key;
   const testKey = (await createKey(t, token, 'test')).key;
@@ -53,4 +63,21 @@ export async function startGateway(
   };
 }
 
-/** One gateway model per provider, with where that provider keeps the system prompt in its native request. */
+/**
+ * The set-up most suites share: a gateway started before the suite's tests and closed after them, with the fakes'
+ * faults and recorded requests cleared before each test (unless `resetFakes: false`). The object returned is
+ * filled in when the suite starts: use it inside hooks and tests only.
+ */
+export function useGateway(options: GatewayOptions & { resetFakes?: boolean } = {}): Gateway {
+  const g = {} as Gateway;
+  beforeAll(async () => {
+    Object.assign(g, await startGateway(options));
+  });
+  if (options.resetFakes !== false) {
+    beforeEach(() => g.fakes.reset());
+  }
+  afterAll(async () => {
+    await g.close?.();
+  });
+  return g;
+}

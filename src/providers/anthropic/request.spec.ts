@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Deployment } from '../../common/deployment.js';
+import { mapContext } from '../../../test/support/adapters.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
 import type { MapContext, ToolCallState } from '../types.js';
@@ -13,25 +14,11 @@ function ctx(
     toolState?: Map<string, ToolCallState>;
   } = {},
 ): MapContext {
-  return {
-    deployment: {
-      provider: 'anthropic',
-      providerModel: 'claude-sonnet-5-5',
-      contextWindow: 1_000_000,
-      maxOutputTokens: 64_000,
-      unsupportedParams: [],
-      forcedToolChoice: true,
-      reasoningEffort: { low: 'low', medium: 'medium', high: 'high' },
-      ...overrides.deployment,
-    },
-    config: {
-      id: 'anthropic',
-      baseUrl: 'https://api.anthropic.com/v1',
-      apiKey: 'sk-ant-test',
-      anthropicVersion: overrides.version,
-    },
-    toolState: overrides.toolState ?? new Map(),
-  };
+  return mapContext('anthropic', {
+    deployment: overrides.deployment,
+    config: { anthropicVersion: overrides.version },
+    toolState: overrides.toolState,
+  });
 }
 
 function build(request: Partial<ChatCompletionRequest>, context = ctx(), stream = false) {

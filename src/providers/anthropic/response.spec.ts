@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { MapContext } from '../types.js';
+import { mapContext } from '../../../test/support/adapters.js';
 import { anthropicAdapter } from './anthropic.adapter.js';
 
-const ctx: MapContext = {
-  deployment: {
-    provider: 'anthropic',
-    providerModel: 'claude-opus-5-5',
-    contextWindow: 1_000_000,
-    maxOutputTokens: 128_000,
-    unsupportedParams: [],
-    forcedToolChoice: false,
-  },
-  config: { id: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', apiKey: 'k' },
-  toolState: new Map(),
-};
+const ctx = mapContext('anthropic', { model: 'claude-opus-5-5' });
 
 describe('anthropic parseChatResponse', () => {
   it('maps a text answer with cache usage', () => {

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { MapContext, StreamPart } from '../types.js';
+import { mapContext } from '../../../test/support/adapters.js';
+import type { StreamPart } from '../types.js';
 import { anthropicAdapter } from './anthropic.adapter.js';
 
-const ctx: MapContext = {
-  deployment: {
-    provider: 'anthropic',
-    providerModel: 'claude-sonnet-5-5',
-    contextWindow: 1_000_000,
-    maxOutputTokens: 64_000,
-    unsupportedParams: [],
-    forcedToolChoice: false,
-  },
-  config: { id: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', apiKey: 'k' },
-  toolState: new Map(),
-};
+const ctx = mapContext('anthropic');
 
 function sse(events: Array<[string, Record<string, unknown>]>): string {
   return events

@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { mapContext } from '../../../test/support/adapters.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
-import type { MapContext, StreamPart } from '../types.js';
+import type { StreamPart } from '../types.js';
 import { DEFAULT_BASE_URLS } from '../base-urls.js';
 import { cerebrasAdapter } from './cerebras.adapter.js';
 
-const ctx: MapContext = {
-  deployment: {
-    provider: 'cerebras',
-    providerModel: 'gpt-oss-120b',
-    contextWindow: 131_072,
-    maxOutputTokens: 40_000,
-    unsupportedParams: [],
-    forcedToolChoice: true,
-    reasoningEffort: { low: 'low', medium: 'medium', high: 'high' },
-  },
-  config: { id: 'cerebras', baseUrl: DEFAULT_BASE_URLS.cerebras, apiKey: 'csk-test' },
-  toolState: new Map(),
-};
+const ctx = mapContext('cerebras', { config: { baseUrl: DEFAULT_BASE_URLS.cerebras } });
 
 function build(request: Partial<ChatCompletionRequest>, stream = false) {
   return cerebrasAdapter.buildChatRequest(

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { mapContext } from '../../../test/support/adapters.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
 import { geminiAdapter } from './gemini.adapter.js';
 import type { GeminiGenerateContentRequest } from './native-types.js';
-import { geminiContext } from './spec-fixtures.js';
 
-function build(request: Partial<ChatCompletionRequest>, ctx = geminiContext(), stream = false) {
+function build(request: Partial<ChatCompletionRequest>, ctx = mapContext('gemini'), stream = false) {
   const upstream = geminiAdapter.buildChatRequest(
     { model: 'gemini-3.8-flash', messages: [{ role: 'user', content: 'Hi' }], ...request },
     stream,
@@ -14,7 +14,7 @@ function build(request: Partial<ChatCompletionRequest>, ctx = geminiContext(), s
   return { upstream, body: JSON.parse(upstream.body!) as GeminiGenerateContentRequest };
 }
 
-function rejection(request: Partial<ChatCompletionRequest>, ctx = geminiContext()): GatewayError {
+function rejection(request: Partial<ChatCompletionRequest>, ctx = mapContext('gemini')): GatewayError {
   try {
     build(request, ctx);
   } catch (error) {
@@ -43,7 +43,7 @@ describe('gemini request: endpoint and auth', () => {
   });
 
   it('streams with streamGenerateContent?alt=sse and has no model in the body', () => {
-    const { upstream, body } = build({}, geminiContext(), true);
+    const { upstream, body } = build({}, mapContext('gemini'), true);
     expect(upstream.url).toBe(
       'https://generativelanguage.googleapis.com/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse',
     );
@@ -52,7 +52,7 @@ describe('gemini request: endpoint and auth', () => {
   });
 
   it('uses the deployment model, drops a models/ prefix and a trailing slash of the base URL', () => {
-    const ctx = geminiContext({ model: 'models/gemini-4-argon' });
+    const ctx = mapContext('gemini', { model: 'models/gemini-4-argon' });
     const config = { ...ctx.config, baseUrl: 'http://127.0.0.1:9/v1beta/' };
     const upstream = geminiAdapter.buildChatRequest(
       { model: 'x', messages: [{ role: 'user', content: 'Hi' }] },
@@ -63,7 +63,7 @@ describe('gemini request: endpoint and auth', () => {
   });
 
   it('probes GET /models?pageSize=1 with the key header', () => {
-    const probe = geminiAdapter.probeRequest(geminiContext().config);
+    const probe = geminiAdapter.probeRequest(mapContext('gemini').config);
     expect(probe).toEqual({
       method: 'GET',
       url: 'https://generativelanguage.googleapis.com/v1beta/models?pageSize=1',
@@ -193,7 +193,7 @@ describe('gemini request: messages', () => {
         tool_calls: [weatherCall, { ...weatherCall, id: 'call_def' }, { ...weatherCall, id: 'call_ghi' }],
       },
     ];
-    const ctx = geminiContext({
+    const ctx = mapContext('gemini', {
       toolState: [
         ['call_abc', { provider: 'gemini', providerModel: 'gemini-3.8-flash', thoughtSignature: 'c2lnLTE=' }],
         ['call_def', { provider: 'gemini', providerModel: 'gemini-4-argon', thoughtSignature: 'b3RoZXI=' }],
@@ -362,7 +362,7 @@ describe('gemini request: tools and generation config', () => {
     expect(error.param).toBe('reasoning_effort');
     const none = rejection(
       { reasoning_effort: 'low' },
-      geminiContext({ deployment: { reasoningEffort: undefined } }),
+      mapContext('gemini', { deployment: { reasoningEffort: undefined } }),
     );
     expect(none.param).toBe('reasoning_effort');
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { mapContext } from '../../../test/support/adapters.js';
 import { subscribeProviderSignals } from '../signals.js';
 import { mapFinishReason } from './finish-reasons.js';
 import { geminiAdapter } from './gemini.adapter.js';
-import { geminiContext } from './spec-fixtures.js';
 
 /** Recorded-style generateContent answers (https://ai.google.dev/api/generate-content#generatecontentresponse). */
 const textAnswer = {
@@ -60,7 +60,7 @@ const parallelCalls = {
 
 describe('gemini response', () => {
   it('joins the non-thought text and maps usage (thinking billed as output)', () => {
-    const result = geminiAdapter.parseChatResponse(textAnswer, geminiContext());
+    const result = geminiAdapter.parseChatResponse(textAnswer, mapContext('gemini'));
     expect(result.choices).toEqual([
       { index: 0, content: 'Hello! How can I help?', refusal: null, toolCalls: [], finishReason: 'stop' },
     ]);
@@ -75,7 +75,7 @@ describe('gemini response', () => {
   });
 
   it('maps functionCall parts to tool calls (STOP → tool_calls) and saves the signature of the first', () => {
-    const ctx = geminiContext({ model: 'gemini-4-argon' });
+    const ctx = mapContext('gemini', { model: 'gemini-4-argon' });
     const result = geminiAdapter.parseChatResponse(parallelCalls, ctx);
     const [choice] = result.choices;
     expect(choice.finishReason).toBe('tool_calls');
@@ -101,8 +101,10 @@ describe('gemini response', () => {
   });
 
   it('generates a fresh id for every call without one', () => {
-    const one = geminiAdapter.parseChatResponse(parallelCalls, geminiContext()).choices[0].toolCalls[0].id;
-    const two = geminiAdapter.parseChatResponse(parallelCalls, geminiContext()).choices[0].toolCalls[0].id;
+    const idOf = () =>
+      geminiAdapter.parseChatResponse(parallelCalls, mapContext('gemini')).choices[0].toolCalls[0].id;
+    const one = idOf();
+    const two = idOf();
     expect(one).not.toBe(two);
   });
 
@@ -113,7 +115,7 @@ describe('gemini response', () => {
         { content: { parts: [{ text: 'A' }], role: 'model' }, finishReason: 'STOP', index: 0 },
       ],
     };
-    const result = geminiAdapter.parseChatResponse(body, geminiContext());
+    const result = geminiAdapter.parseChatResponse(body, mapContext('gemini'));
     expect(result.choices.map((c) => [c.index, c.content, c.finishReason])).toEqual([
       [0, 'A', 'stop'],
       [1, 'B', 'length'],
@@ -127,7 +129,7 @@ describe('gemini response', () => {
       usageMetadata: { promptTokenCount: 9, totalTokenCount: 9 },
       modelVersion: 'gemini-3.8-flash',
     };
-    const result = geminiAdapter.parseChatResponse(body, geminiContext());
+    const result = geminiAdapter.parseChatResponse(body, mapContext('gemini'));
     expect(result.choices).toEqual([
       { index: 0, content: null, refusal: null, toolCalls: [], finishReason: 'content_filter' },
     ]);
@@ -140,7 +142,7 @@ describe('gemini response', () => {
         { content: { parts: [{ text: 'Partial' }], role: 'model' }, finishReason: 'SAFETY', index: 0 },
       ],
     };
-    expect(geminiAdapter.parseChatResponse(body, geminiContext()).choices[0]).toMatchObject({
+    expect(geminiAdapter.parseChatResponse(body, mapContext('gemini')).choices[0]).toMatchObject({
       content: 'Partial',
       finishReason: 'content_filter',
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { bodyOf, collect, mapContext } from '../../../test/support/adapters.js';
 import { geminiAdapter } from './gemini.adapter.js';
-import { bodyOf, collect, geminiContext } from './spec-fixtures.js';
 
 /** Recorded-style `streamGenerateContent?alt=sse` frames: `data: <json>` + CRLF CRLF, no event, no terminator. */
 function frame(payload: unknown): string {
@@ -37,7 +37,9 @@ const overloaded = `{
 `;
 
 function parse(...pieces: string[]) {
-  return collect(geminiAdapter.parseStream(bodyOf(...pieces), geminiContext({ model: 'gemini-4-argon' })));
+  return collect(
+    geminiAdapter.parseStream(bodyOf(...pieces), mapContext('gemini', { model: 'gemini-4-argon' })),
+  );
 }
 
 describe('gemini stream', () => {

@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { mapContext } from '../../../test/support/adapters.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
-import type { MapContext, StreamPart } from '../types.js';
+import type { StreamPart } from '../types.js';
 import { DEFAULT_BASE_URLS } from '../base-urls.js';
 import { groqAdapter } from './groq.adapter.js';
 
-const ctx: MapContext = {
-  deployment: {
-    provider: 'groq',
-    providerModel: 'qwen/qwen3.8-27b',
-    contextWindow: 131_042,
-    maxOutputTokens: 16_384,
-    unsupportedParams: [],
-    forcedToolChoice: true,
-    reasoningEffort: { none: 'none', low: 'low', medium: 'medium', high: 'high' },
-  },
-  config: { id: 'groq', baseUrl: DEFAULT_BASE_URLS.groq, apiKey: 'gsk_test' },
-  toolState: new Map(),
-};
+const ctx = mapContext('groq', { config: { baseUrl: DEFAULT_BASE_URLS.groq } });
 
 function build(request: Partial<ChatCompletionRequest>, stream = false) {
   return groqAdapter.buildChatRequest(

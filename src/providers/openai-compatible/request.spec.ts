@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mapContext } from '../../../test/support/adapters.js';
 import { ErrorCode, GatewayError } from '../../common/errors.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
 import type { MapContext } from '../types.js';
@@ -20,20 +21,16 @@ const base: OpenAiCompatibleOptions = {
 };
 
 function ctx(overrides: Partial<MapContext['deployment']> = {}): MapContext {
-  return {
+  return mapContext('groq', {
+    model: 'openai/gpt-oss-120b',
     deployment: {
-      provider: 'groq',
-      providerModel: 'openai/gpt-oss-120b',
       contextWindow: 131_072,
       maxOutputTokens: 65_536,
-      unsupportedParams: [],
-      forcedToolChoice: true,
       reasoningEffort: { low: 'low', medium: 'medium', high: 'high' },
       ...overrides,
     },
-    config: { id: 'groq', baseUrl: 'http://127.0.0.1:9999/openai/v1/', apiKey: 'gsk_test' },
-    toolState: new Map(),
-  };
+    config: { baseUrl: 'http://127.0.0.1:9999/openai/v1/' },
+  });
 }
 
 function request(extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {

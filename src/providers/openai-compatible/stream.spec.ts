@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mapContext } from '../../../test/support/adapters.js';
 import type { StreamPart } from '../types.js';
 import { openAiCompatible } from './openai-compatible.js';
 
@@ -10,18 +11,7 @@ const adapter = openAiCompatible({
   assistantRefusal: true,
   safetyIdentifier: true,
 });
-const ctx = {
-  deployment: {
-    provider: 'openai' as const,
-    providerModel: 'gpt-6.2-sol',
-    contextWindow: 1_000_000,
-    maxOutputTokens: 128_000,
-    unsupportedParams: [],
-    forcedToolChoice: true,
-  },
-  config: { id: 'openai' as const, baseUrl: 'http://x/v1', apiKey: 'k' },
-  toolState: new Map(),
-};
+const ctx = mapContext('openai', { config: { baseUrl: 'http://x/v1' } });
 
 async function* bodyOf(text: string, pieceSize = 17): AsyncGenerator<Uint8Array> {
   // Small pieces: frames are split across network reads, as they are in practice.

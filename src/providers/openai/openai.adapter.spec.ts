@@ -1,29 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mapContext } from '../../../test/support/adapters.js';
 import type { ChatCompletionRequest } from '../openai-types.js';
-import type { MapContext } from '../types.js';
 import { DEFAULT_BASE_URLS } from '../base-urls.js';
 import { openaiAdapter } from './openai.adapter.js';
 
-const ctx: MapContext = {
-  deployment: {
-    provider: 'openai',
-    providerModel: 'gpt-6.2-sol',
-    contextWindow: 1_050_000,
-    maxOutputTokens: 128_000,
-    unsupportedParams: [],
-    forcedToolChoice: true,
-    reasoningEffort: {
-      none: 'low',
-      minimal: 'low',
-      low: 'low',
-      medium: 'medium',
-      high: 'high',
-      xhigh: 'xhigh',
-    },
-  },
-  config: { id: 'openai', baseUrl: DEFAULT_BASE_URLS.openai, apiKey: 'sk-test' },
-  toolState: new Map(),
-};
+const ctx = mapContext('openai', { config: { baseUrl: DEFAULT_BASE_URLS.openai } });
 
 function body(request: Partial<ChatCompletionRequest>, stream = false): Record<string, unknown> {
   const upstream = openaiAdapter.buildChatRequest(
