@@ -90,10 +90,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts', 'bench/**/*.ts'],
-    ignores: [
-      'src/billing/**',
-      'src/database/data-source.ts',
-    ],
+    ignores: ['src/billing/**', 'src/database/data-source.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [LEDGER_ENTITY] }],
       'no-restricted-syntax': ['error', ...LEDGER_SQL],

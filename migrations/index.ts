@@ -2,6 +2,7 @@ import { Foundation1764060000000 } from './1764060000000-foundation.js';
 import { Billing1764070000000 } from './1764070000000-billing.js';
 import { Health1764080000000 } from './1764080000000-health.js';
 import { LedgerGuard1764090000000 } from './1764090000000-ledger-guard.js';
+import { CreditLeases1764100000000 } from './1764100000000-credit-leases.js';
 
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   Billing1764070000000,
   Health1764080000000,
   LedgerGuard1764090000000,
+  CreditLeases1764100000000,
 ];

@@ -17,7 +17,7 @@ function facts(overrides: Partial<SettleFacts> = {}): SettleFacts {
     httpStatus: 200,
     reported: { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 },
     delivered: 'one two three',
-    promptEstimate: 7,
+    prompt: { upper: 30, count: () => Promise.resolve(7) },
     streamed: false,
     attempts: 1,
     startedAt: 0,
@@ -44,7 +44,7 @@ describe('sane', () => {
 
 describe('billableUsage', () => {
   it('bills a completed answer at what the provider reported', () => {
-    expect(billableUsage(facts())).toEqual({
+    expect(billableUsage(facts(), 7)).toEqual({
       usage: { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 },
       estimated: false,
     });
@@ -53,6 +53,7 @@ describe('billableUsage', () => {
   it('bills a cut stream for the larger of reported and delivered tokens, estimated', () => {
     const { usage, estimated } = billableUsage(
       facts({ status: 'cut', reported: undefined, delivered: 'one two three four' }),
+      7,
     );
     expect(estimated).toBe(true);
     expect(usage).toMatchObject({ prompt_tokens: 7, completion_tokens: 4 });
@@ -60,14 +61,14 @@ describe('billableUsage', () => {
 
   it('falls back to the estimate when the reported usage is nonsense', () => {
     const nonsense = { prompt_tokens: -3, completion_tokens: 2, total_tokens: -1 };
-    expect(billableUsage(facts({ reported: nonsense }))).toMatchObject({
+    expect(billableUsage(facts({ reported: nonsense }), 7)).toMatchObject({
       estimated: true,
       usage: { prompt_tokens: 7 },
     });
   });
 
   it('bills nothing when no provider was reached', () => {
-    expect(billableUsage(facts({ served: null, status: 'failed' }))).toEqual({
+    expect(billableUsage(facts({ served: null, status: 'failed' }), 7)).toEqual({
       usage: null,
       estimated: false,
     });
@@ -77,7 +78,7 @@ describe('billableUsage', () => {
 describe('usageRecord', () => {
   it('prices the usage at the serving deployment, rounded up once', () => {
     const f = facts();
-    const record = usageRecord(f, billableUsage(f), new Date('2026-11-30T00:00:00Z'));
+    const record = usageRecord(f, billableUsage(f, 7), new Date('2026-11-30T00:00:00Z'));
     // claude-haiku-5-5: 10 µcr per prompt token, 50 per completion token
     expect(record.costMicro).toBe(5n * 10n + 40n * 50n);
     expect(record.priceVersion).toMatch(/^claude-haiku-5-5@anthropic@/);
@@ -85,6 +86,6 @@ describe('usageRecord', () => {
 
   it('costs nothing for a test key', () => {
     const f = facts({ test: true });
-    expect(usageRecord(f, billableUsage(f), new Date()).costMicro).toBe(0n);
+    expect(usageRecord(f, billableUsage(f, 7), new Date()).costMicro).toBe(0n);
   });
 });

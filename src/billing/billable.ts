@@ -18,12 +18,22 @@ export function sane(usage: Usage): boolean {
   );
 }
 
+/** Whether billing the request needs the prompt counted: no usable count from the provider. */
+export function needsPromptEstimate(facts: SettleFacts): boolean {
+  return (
+    facts.served !== null && !(facts.reported && sane(facts.reported) && facts.reported.prompt_tokens > 0)
+  );
+}
+
 /**
  * The usage to bill: the provider's own counts when it reported them for a complete answer; otherwise (a cut or
  * aborted stream, a client that left) the delivered completion counted with the tokenizer and the prompt as
  * estimated, flagged `estimated`. Null when the request reached no provider.
  */
-export function billableUsage(facts: SettleFacts): { usage: Usage | null; estimated: boolean } {
+export function billableUsage(
+  facts: SettleFacts,
+  promptEstimate: number,
+): { usage: Usage | null; estimated: boolean } {
   if (!facts.served) {
     return { usage: null, estimated: false };
   }
@@ -31,7 +41,7 @@ export function billableUsage(facts: SettleFacts): { usage: Usage | null; estima
   if (reported && facts.status === 'completed') {
     return { usage: { ...reported }, estimated: false };
   }
-  const prompt = reported?.prompt_tokens || facts.promptEstimate;
+  const prompt = reported?.prompt_tokens || promptEstimate;
   const completion = Math.max(reported?.completion_tokens ?? 0, countTextTokens(facts.delivered));
   return {
     usage: {

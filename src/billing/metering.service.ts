@@ -4,22 +4,23 @@ import { worstCaseMicro } from '../catalog/pricing.js';
 import type { AuthContext } from '../keys/auth-context.js';
 import { Clock } from '../common/clock.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import { billableUsage, needsPromptEstimate, usageRecord } from './billable.js';
 import { BillingRepository } from './billing.repository.js';
-import { billableUsage, usageRecord } from './billable.js';
+import { LeaseBook } from './lease-book.js';
 import type { Demand, Hold, SettleFacts, Settlement } from './metering.types.js';
 import { formatCredits } from '../catalog/credits.js';
 import { includedMicro } from './plans.js';
+import { SettlementBatcher } from './settlement.batcher.js';
+
+/** A hold this many times smaller than the lease's free credit is sized on the prompt's cheap upper bound. */
+const TIGHT_FACTOR = 1000n;
 
 /**
- * Holds older than this belong to a crashed instance. The longest answer (128K tokens at a slow 20 tokens/s) takes
- * under two hours, so a live stream's hold is never swept.
- */
-const HOLD_TIMEOUT_MS = 3 * 60 * 60 * 1000;
-
-/**
- * Admission and settlement. Before a live request reaches a provider its worst-case cost is held; when it ends
- * (completed, aborted, cut, failed over) what is billable is priced and written with its usage event in one
- * transaction and the hold is released. Test keys hold nothing and are recorded with cost 0.
+ * Admission and settlement. Before a live request on the Free plan reaches a provider its worst-case cost is held
+ * against this instance's lease on the account (paid plans are never refused: what goes past the allocation is
+ * overage, so they hold nothing). When the request ends (completed, aborted, cut, failed over) what is billable
+ * is priced and written with its usage event in a settlement batch; the hold goes back to the account. Test keys
+ * hold nothing and are recorded with cost 0.
  */
 @Injectable()
 export class MeteringService {
@@ -27,28 +28,24 @@ export class MeteringService {
 
   constructor(
     private readonly billing: BillingRepository,
+    private readonly leases: LeaseBook,
+    private readonly batcher: SettlementBatcher,
     private readonly clock: Clock,
   ) {}
 
-  /** Holds the request's worst-case cost (live keys), or refuses it with 402 when the Free plan cannot cover it. */
-  async reserve(auth: AuthContext, requestId: string, demand: Demand): Promise<Hold | null> {
-    if (auth.key?.kind === 'test') {
+  /** Holds the request's worst-case cost (Free plan), or refuses it with 402 when the balance cannot cover it. */
+  async reserve(auth: AuthContext, demand: Demand): Promise<Hold | null> {
+    if (auth.key?.kind === 'test' || auth.plan !== 'free') {
       return null;
     }
-    // The dearest model that may serve it: a failover to a pricier fallback still fits in the hold.
-    const now = new Date();
-    const output = demand.maxOutputTokens * demand.choices;
-    const amount = demand.models.reduce((max, m) => {
-      const cost = worstCaseMicro(
-        m,
-        demand.promptTokens,
-        Math.min(output, m.maxOutputTokens * demand.choices),
-        now,
-      );
-      return cost > max ? cost : max;
-    }, 0n);
-    const hold = await this.billing.hold(auth.accountId, requestId, amount, auth.plan !== 'free');
+    let amount = this.worstCase(demand, demand.prompt.upper);
+    if (amount * TIGHT_FACTOR > this.leases.free(auth.accountId)) {
+      // Near the end of the lease the bound may refuse what fits: size the hold on the tokenizer's count.
+      amount = this.worstCase(demand, await demand.prompt.count());
+    }
+    const hold = await this.leases.admit(auth.accountId, amount);
     if (!hold) {
+      const output = demand.maxOutputTokens * demand.choices;
       throw new GatewayError(
         ErrorCode.InsufficientQuota,
         `You don't have enough credits for this request: it may cost up to ${formatCredits(amount)} credits ` +
@@ -61,27 +58,35 @@ export class MeteringService {
   }
 
   /**
-   * Bills a request once: its usage event, its ledger entry (live keys) and the release of its hold, in one
-   * transaction, retried once on a database blip. Idempotent by request id.
+   * Bills a request once: its usage event and ledger entry (live keys), and the return of its hold, written in
+   * the next settlement batch; resolves once that batch has committed. Idempotent by request id. On the Free plan
+   * a request is charged at most its hold: what a provider counts beyond it is written off (an `adjustment`).
    */
   async settle(hold: Hold | null, facts: SettleFacts): Promise<Settlement> {
-    const billable = billableUsage(facts);
-    const record = usageRecord(facts, billable, new Date());
-    let balance: bigint;
+    const billable = billableUsage(facts, needsPromptEstimate(facts) ? await facts.prompt.count() : 0);
+    const endedAt = this.clock.date();
+    const record = usageRecord(facts, billable, endedAt);
+    const charge = hold && record.costMicro > hold.amountMicro ? hold.amountMicro : record.costMicro;
+    let balance: bigint | null;
     try {
-      balance = await this.billing.settle(hold, record).catch(() => this.billing.settle(hold, record));
+      balance = await this.batcher.submit({
+        record,
+        endedAt,
+        chargeMicro: facts.test ? 0n : charge,
+        leaseId: hold?.leaseId ?? null,
+        releaseMicro: hold?.amountMicro ?? 0n,
+      });
     } catch (error) {
       this.logger.error(
         { requestId: facts.requestId, err: (error as Error).message },
-        'could not record usage; the hold stays until the sweeper releases it',
+        'could not record usage; the hold stays with the lease until it expires',
       );
       throw error;
     }
-    return {
-      ...billable,
-      costMicro: record.costMicro,
-      remainingMicro: facts.test ? null : balance,
-    };
+    if (hold) {
+      this.leases.settled(hold);
+    }
+    return { ...billable, costMicro: record.costMicro, remainingMicro: facts.test ? null : balance };
   }
 
   @Interval('billing-periods', 60_000)
@@ -93,12 +98,13 @@ export class MeteringService {
     return count;
   }
 
-  @Interval('hold-sweeper', 5 * 60_000)
-  async sweepHolds(now = this.clock.date()): Promise<number> {
-    const count = await this.billing.sweepHolds(new Date(now.getTime() - HOLD_TIMEOUT_MS));
-    if (count > 0) {
-      this.logger.warn(`released ${count} credit holds left by an instance that stopped mid-request`);
-    }
-    return count;
+  /** The dearest model that may serve it: a failover to a pricier fallback still fits in the hold. */
+  private worstCase(demand: Demand, promptTokens: number): bigint {
+    const now = this.clock.date();
+    const output = demand.maxOutputTokens * demand.choices;
+    return demand.models.reduce((max, m) => {
+      const cost = worstCaseMicro(m, promptTokens, Math.min(output, m.maxOutputTokens * demand.choices), now);
+      return cost > max ? cost : max;
+    }, 0n);
   }
 }

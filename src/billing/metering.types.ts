@@ -1,11 +1,13 @@
 import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
+import type { PromptTokens } from '../common/tokens.js';
 import type { Usage } from '../providers/openai-types.js';
 import type { ProviderId } from '../common/provider-ids.js';
 
-/** Credits set aside before a live request reaches a provider, released when it is settled. */
+/** Credits set aside for a live request on the Free plan, from this instance's lease on its account. */
 export interface Hold {
-  id: string;
   accountId: string;
+  /** The lease the hold was admitted against (null if it was lost meanwhile). */
+  leaseId: string | null;
   amountMicro: bigint;
 }
 
@@ -15,7 +17,7 @@ export type UsageStatus = 'completed' | 'aborted' | 'cut' | 'failed';
 export interface Demand {
   /** Every model the request may be served by (its fallbacks included): the hold covers the dearest. */
   models: readonly CatalogModel[];
-  promptTokens: number;
+  prompt: PromptTokens;
   /** Output tokens per choice (the client's `max_tokens`, or the model's maximum). */
   maxOutputTokens: number;
   /** Choices asked for (`n`): every one may run to `maxOutputTokens`. */
@@ -40,8 +42,8 @@ export interface SettleFacts {
   reported?: Usage;
   /** Everything delivered to the client as text, to count when the provider reported no usable usage. */
   delivered: string;
-  /** The prompt's size as estimated before the call, for when the provider reported none. */
-  promptEstimate: number;
+  /** The prompt's size, counted when the provider reported none. */
+  prompt: PromptTokens;
   streamed: boolean;
   attempts: number;
   /** When the request arrived (ms since the epoch). */

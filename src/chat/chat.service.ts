@@ -6,7 +6,7 @@ import { toErrorResponse } from '../common/error-response.js';
 import type { Candidate } from '../routing/candidates.js';
 import { FailoverRunner, unavailable, type RunResult } from '../routing/failover.js';
 import { RoutePlanner } from '../routing/route-planner.js';
-import { estimatePromptTokens } from './estimate.js';
+import { PromptSize } from './estimate.js';
 import { mockBehaviour, mockRun } from './mock-provider.js';
 import { completionAnswer, jsonDelivery, RelayedStream, sendAnswer } from './relay.js';
 import { validateChatRequest } from './request-schema.js';
@@ -71,11 +71,11 @@ export class ChatService {
     const request = validateChatRequest(call.body);
     const test = call.auth.key?.kind === 'test';
     const mock = test ? mockBehaviour(call.mock) : null;
-    const promptTokens = estimatePromptTokens(request);
+    const prompt = new PromptSize(request);
     const saved = await this.toolState.load(call, request);
-    const chain = this.routes.feasible(request, promptTokens, saved, test);
+    const chain = await this.routes.feasible(request, prompt, saved, test);
     const client = new AbortController();
-    return { call, request, mock, promptTokens, started, chain, hold: null, settled: false, client };
+    return { call, request, mock, prompt, started, chain, hold: null, settled: false, client };
   }
 
   /** Live keys: the failover order by health (503 when nothing is up), then the hold on its worst case. */
@@ -88,9 +88,9 @@ export class ChatService {
     if (flight.chain.length === 0) {
       throw unavailable(request.model, 0);
     }
-    flight.hold = await this.metering.reserve(call.auth, call.requestId, {
+    flight.hold = await this.metering.reserve(call.auth, {
       models: [...new Set(flight.chain.map((c) => c.model))],
-      promptTokens: flight.promptTokens,
+      prompt: flight.prompt,
       maxOutputTokens:
         request.max_completion_tokens ?? request.max_tokens ?? flight.chain[0].model.maxOutputTokens,
       choices: request.n ?? 1,

@@ -1,8 +1,17 @@
-import { countTextTokens, countTexts } from '../common/tokens.js';
+import { countTokensAsync, type PromptTokens } from '../common/tokens.js';
 import type { ChatCompletionRequest, ChatMessage } from '../providers/openai-types.js';
 
-/** A flat allowance per image part: a high-detail 1024×1024 image is about this many tokens at most providers. */
+/**
+ * Allowances for parts that are not text. Providers count these their own way (tiles, pages, seconds); the
+ * allowances keep the hold honest, and what a provider counts beyond a Free account's hold is written off
+ * (billing), never taken past its balance.
+ */
+/** A high-detail 1024×1024 image is about this many tokens at most providers. */
 const IMAGE_TOKENS = 765;
+/** A document: at least a page, or a token per 4 bytes of the decoded file. */
+const FILE_TOKENS = { min: 1_000, bytesPerToken: 4 };
+/** Audio: at least a few seconds, or a token per 40 bytes of the decoded clip. */
+const AUDIO_TOKENS = { min: 500, bytesPerToken: 40 };
 
 function* messageTexts(message: ChatMessage): Generator<string> {
   const content = message.content;
@@ -25,21 +34,71 @@ function* messageTexts(message: ChatMessage): Generator<string> {
   }
 }
 
-/**
- * The prompt's size in tokens, estimated with the o200k tokenizer before any provider call: it sizes the credit
- * hold and checks the context window. The provider's own count is what gets billed.
- */
-export function estimatePromptTokens(request: ChatCompletionRequest): number {
-  let tokens = 0;
-  let images = 0;
+function* requestTexts(request: ChatCompletionRequest): Generator<string> {
   for (const message of request.messages) {
-    tokens += countTexts(messageTexts(message));
-    if (message.role === 'user' && Array.isArray(message.content)) {
-      images += message.content.filter((p) => p.type === 'image_url').length;
-    }
+    yield* messageTexts(message);
   }
   if (request.tools?.length) {
-    tokens += countTextTokens(JSON.stringify(request.tools));
+    yield JSON.stringify(request.tools);
   }
-  return tokens + images * IMAGE_TOKENS;
+}
+
+/** Decoded size of a base64 payload (a data URI or bare base64), without decoding it. */
+function base64Bytes(data: string): number {
+  const comma = data.startsWith('data:') ? data.indexOf(',') + 1 : 0;
+  return Math.floor(((data.length - comma) * 3) / 4);
+}
+
+/** Tokens of the parts that are not text: images, files and audio. */
+function partTokens(request: ChatCompletionRequest): number {
+  let tokens = 0;
+  for (const message of request.messages) {
+    if (message.role !== 'user' || !Array.isArray(message.content)) {
+      continue;
+    }
+    for (const part of message.content) {
+      if (part.type === 'image_url') {
+        tokens += IMAGE_TOKENS;
+      } else if (part.type === 'file') {
+        const bytes = part.file.file_data ? base64Bytes(part.file.file_data) : 0;
+        tokens += Math.max(FILE_TOKENS.min, Math.ceil(bytes / FILE_TOKENS.bytesPerToken));
+      } else if (part.type === 'input_audio') {
+        const bytes = base64Bytes(part.input_audio.data);
+        tokens += Math.max(AUDIO_TOKENS.min, Math.ceil(bytes / AUDIO_TOKENS.bytesPerToken));
+      }
+    }
+  }
+  return tokens;
+}
+
+/**
+ * The size of a request's prompt in tokens, two ways:
+ * - `upper`: a bound computed in one linear pass without the tokenizer — a byte-level BPE token is at least one
+ *   UTF-8 byte, so the bytes of the text bound its tokens; enough to size a hold on a balance with room to
+ *   spare and to know a prompt fits a context window;
+ * - `count()`: the o200k tokenizer's count, computed on demand (a tight balance, a prompt near a context
+ *   window, billing a prompt no provider reported), slice by slice without holding the event loop, within a CPU
+ *   budget (past it: the upper bound).
+ */
+export class PromptSize implements PromptTokens {
+  readonly upper: number;
+  private readonly parts: number;
+  private counted: Promise<number> | undefined;
+
+  constructor(private readonly request: ChatCompletionRequest) {
+    this.parts = partTokens(request);
+    let bytes = 0;
+    for (const text of requestTexts(request)) {
+      bytes += Buffer.byteLength(text, 'utf8');
+    }
+    this.upper = bytes + this.parts;
+  }
+
+  /** The tokenizer's count (memoized), or the upper bound when counting would cost too much CPU. */
+  count(): Promise<number> {
+    this.counted ??= countTokensAsync(requestTexts(this.request)).then((text) =>
+      text === null ? this.upper : text + this.parts,
+    );
+    return this.counted;
+  }
 }

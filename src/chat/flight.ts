@@ -4,6 +4,7 @@ import type { Hold, SettleFacts } from '../billing/metering.types.js';
 import type { AuthContext } from '../keys/auth-context.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import type { Candidate } from '../routing/candidates.js';
+import type { PromptSize } from './estimate.js';
 import type { MockBehaviour } from './mock-provider.js';
 
 export interface ChatCall {
@@ -24,7 +25,7 @@ export interface Flight {
   request: ChatCompletionRequest;
   /** Test keys are answered by the mock (`behaviour`), never billed. */
   mock: MockBehaviour | null;
-  promptTokens: number;
+  prompt: PromptSize;
   started: number;
   /** The candidates that can serve the request, checked once; then in failover order. */
   chain: Candidate[];
@@ -52,7 +53,7 @@ export function facts(flight: Flight, served: Candidate | null, attempts: number
     modelRequested: flight.request.model,
     served: served && { modelId: served.model.id, deployment: served.deployment },
     delivered: '',
-    promptEstimate: flight.promptTokens,
+    prompt: flight.prompt,
     streamed: flight.request.stream === true,
     attempts,
     startedAt: flight.started,

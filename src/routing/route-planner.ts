@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { priceAt } from '../catalog/pricing.js';
+import type { PromptTokens } from '../common/tokens.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ProviderHealth } from '../health/provider-health.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
@@ -21,18 +22,23 @@ export class RoutePlanner {
 
   /**
    * The candidates that can serve the request, in catalog order; a 404 for an unknown model and a 400 naming the
-   * parameter when the requested model cannot serve it. `anyProvider` (test keys, answered by the mock) checks
+   * parameter when the requested model cannot serve it (the context window included). `anyProvider` (test keys, answered by the mock) checks
    * every provider, configured or not. `toolState` is what earlier turns left for the request's tool calls.
    */
-  feasible(
+  async feasible(
     request: ChatCompletionRequest,
-    promptTokens: number,
+    prompt: PromptTokens,
     toolState: ReadonlyMap<string, ToolCallState>,
     anyProvider: boolean,
-  ): Candidate[] {
+  ): Promise<Candidate[]> {
+    const chain = this.catalog.chain(request.model);
+    // The bound tells at once that a prompt fits; only one that may not is counted with the tokenizer.
+    const output = request.max_completion_tokens ?? request.max_tokens ?? 0;
+    const smallest = Math.min(...chain.flatMap((m) => m.deployments.map((d) => d.contextWindow)));
+    const promptTokens = prompt.upper + output > smallest ? await prompt.count() : prompt.upper;
     return feasibleCandidates({
       request,
-      chain: this.catalog.chain(request.model),
+      chain,
       promptTokens,
       enabled: (provider) => anyProvider || this.config.providers[provider].enabled,
       context: (deployment) => ({

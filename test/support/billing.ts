@@ -2,12 +2,12 @@ import { createKey, signup, type TestApp } from './app.js';
 
 export const MICRO = 1_000_000n;
 
-/** Balance, open holds and the ledger's sum for an account, straight from the database. */
+/** Balance, credit held by leases, the ledger's sum and the leases still holding credit, from the database. */
 export async function money(t: TestApp, accountId: string) {
   const [row] = await t.db.query(
     `SELECT a.balance_micro::text AS balance, a.held_micro::text AS held,
             (SELECT coalesce(sum(amount_micro), 0)::text FROM credit_ledger l WHERE l.account_id = a.id) AS ledger,
-            (SELECT count(*)::int FROM credit_holds h WHERE h.account_id = a.id) AS holds
+            (SELECT count(*)::int FROM credit_leases l WHERE l.account_id = a.id AND l.amount_micro > 0) AS holds
        FROM accounts a WHERE a.id = $1`,
     [accountId],
   );
