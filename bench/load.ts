@@ -237,15 +237,17 @@ async function streams(spec: Extract<LoadSpec, { mode: 'streams' }>): Promise<St
   const firstBytes: number[] = [];
   const failures: Failures = {};
   let completed = 0;
+  // One deadline for the whole pass (timeoutS from the start): what is still open then is cut and counted.
+  const signal = AbortSignal.timeout(spec.timeoutS * 1000);
   emit({ event: 'start' });
   const t0 = performance.now();
   const requests: Array<Promise<void>> = [];
   for (let index = 0; index < spec.count; index += 1) {
+    let first = Number.NaN;
     requests.push(
       pool
-        .request({ method: 'POST', path: spec.path, headers: headers(spec, index), body: spec.body })
+        .request({ method: 'POST', path: spec.path, headers: headers(spec, index), body: spec.body, signal })
         .then(async (answer) => {
-          let first = Number.NaN;
           let tail = '';
           for await (const chunk of answer.body as AsyncIterable<Buffer>) {
             if (Number.isNaN(first)) {
@@ -264,13 +266,22 @@ async function streams(spec: Extract<LoadSpec, { mode: 'streams' }>): Promise<St
             count(failures, 'stream ended without [DONE]');
           }
         })
-        .catch((error: unknown) => count(failures, failureKind(error))),
+        .catch((error: unknown) => {
+          if (!signal.aborted) {
+            count(failures, failureKind(error));
+          } else if (Number.isNaN(first)) {
+            count(failures, `no first byte within ${spec.timeoutS} s`);
+          } else {
+            firstBytes.push(first);
+            count(failures, `not finished within ${spec.timeoutS} s`);
+          }
+        }),
     );
   }
   const dispatchMs = performance.now() - t0;
   await Promise.all(requests);
   const durationMs = performance.now() - t0;
-  await pool.close();
+  await pool.destroy();
   firstBytes.sort((a, b) => a - b);
   return {
     count: spec.count,

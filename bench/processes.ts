@@ -19,6 +19,7 @@ export interface Proc {
 }
 
 const running = new Set<Proc>();
+let stopping = false;
 
 /**
  * `taskset -c CORE command…`: taskset execs the command, so the pid is the command's own. stdout is either a
@@ -30,6 +31,9 @@ export function spawnPinned(
   command: string[],
   options: { env: NodeJS.ProcessEnv; stdout: 'pipe' | 'ignore' | number; stderr?: 'pipe' | number },
 ): Proc {
+  if (stopping) {
+    throw new Error(`the bench is stopping: ${name} not started`);
+  }
   const spawnedAt = performance.now();
   const child = spawn('taskset', ['-c', String(core), ...command], {
     env: options.env,
@@ -85,7 +89,9 @@ export async function stop(proc: Proc, graceMs = 5000): Promise<void> {
   }
 }
 
+/** Stops everything the rig started; nothing new starts after this. */
 export async function stopAll(): Promise<void> {
+  stopping = true;
   await Promise.all([...running].map((proc) => stop(proc)));
 }
 

@@ -66,17 +66,22 @@ const cfg = {
   rates: QUICK ? [200] : [200, 1000, 2000],
   /** At a fixed rate, a request not answered this long after its send counts as failed (bounds a pass). */
   openTimeoutS: QUICK ? 2 : 3,
-  /** Time to first byte: streams offered at this rate, the upstream sending a frame every 10 ms. */
-  ttfb: { rate: 200, chunks: 16, intervalMs: 10 },
+  /** Time to first byte: streams offered at this (moderate) rate, the upstream sending a frame every 10 ms. */
+  ttfb: { rate: envInt('BENCH_TTFB_RATE', 50), chunks: 16, intervalMs: 10 },
   /** Concurrent streams: this many at once, the upstream sending `chunks` frames `intervalMs` apart. */
   streams: {
     count: envInt('BENCH_STREAMS', QUICK ? 200 : 1000),
     chunks: QUICK ? 10 : 20,
     intervalMs: QUICK ? 100 : 250,
+    /** What is still open this long after the start of a pass is cut and counted (bounds a pass). */
+    deadlineS: QUICK ? 5 : 15,
   },
   keys: envInt('BENCH_KEYS', 100),
   timeoutS: 10,
   keepLogs: process.env.BENCH_KEEP_LOGS === '1',
+  /** RSS idle is read this long after ready; RSS after the load this long after the last scenario. */
+  settleMs: QUICK ? 500 : 1500,
+  afterLoadMs: QUICK ? 1000 : 2000,
   adminUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
 };
@@ -134,7 +139,17 @@ interface LoadRun<R> {
   peakRssMiB: number;
 }
 
-function runLoad<R>(spec: LoadSpec, watchPid?: number, sampleRss = false): Promise<LoadRun<R>> {
+interface LoadOptions {
+  /** The process under test: its CPU time (and RSS, with sampleRss) is read over the load. */
+  watchPid?: number;
+  sampleRss?: boolean;
+  /** Called when the load starts and when it ends (e.g. a Postgres sampler). */
+  onStart?: () => void;
+  onEnd?: () => void;
+}
+
+function runLoad<R>(spec: LoadSpec, options: LoadOptions = {}): Promise<LoadRun<R>> {
+  const { watchPid, sampleRss = false } = options;
   const proc = procs.spawnPinned(
     'load generator',
     LOAD_CORE,
@@ -174,8 +189,10 @@ function runLoad<R>(spec: LoadSpec, watchPid?: number, sampleRss = false): Promi
           sample();
           sampler = setInterval(sample, 50);
         }
+        options.onStart?.();
       } else if (message.event === 'result' && message.result) {
         clearInterval(sampler);
+        options.onEnd?.();
         if (sampleRss) {
           sample();
         }
@@ -190,6 +207,7 @@ function runLoad<R>(spec: LoadSpec, watchPid?: number, sampleRss = false): Promi
     });
     void proc.exited.then((code) => {
       clearInterval(sampler);
+      options.onEnd?.();
       reject(
         new Error(`the load generator exited (${code}) without a result: ${proc.stderrTail.join('\n')}`),
       );
@@ -359,10 +377,11 @@ async function saturation(
   pid: number,
   body: string,
   durationS: number,
+  hooks: Pick<LoadOptions, 'onStart' | 'onEnd'> = {},
 ): Promise<SaturationPass> {
   const run = await runLoad<ClosedResult>(
     { mode: 'closed', ...targetSpec(target, body), connections: cfg.connections, durationS },
-    pid,
+    { watchPid: pid, ...hooks },
   );
   return {
     rps: run.result.rps,
@@ -390,7 +409,7 @@ async function openLoop(
       durationS: cfg.rateS,
       connections: 512,
     },
-    watchPid,
+    { watchPid },
   );
   // Per answered request (2xx or not): under overload, the work spent on requests given up is charged to those
   // that got an answer.
@@ -417,9 +436,13 @@ async function concurrentStreams(
   watchPid?: number,
 ): Promise<StreamsPass> {
   const run = await runLoad<StreamsResult>(
-    { mode: 'streams', ...targetSpec(target, STREAM_BODY), count: cfg.streams.count, timeoutS: 60 },
-    watchPid,
-    watchPid !== undefined,
+    {
+      mode: 'streams',
+      ...targetSpec(target, STREAM_BODY),
+      count: cfg.streams.count,
+      timeoutS: cfg.streams.deadlineS,
+    },
+    { watchPid, sampleRss: watchPid !== undefined },
   );
   return { ...run.result, peakRssMiB: run.peakRssMiB };
 }
@@ -445,33 +468,42 @@ async function failoverMetrics(target: Target): Promise<string[]> {
 }
 
 /**
- * After each scenario, one request must be answered 200 (within 15 s, 3 tries: an overloaded process may still
- * be working through its backlog). If not, the process is restarted (same database, same keys) and warmed up,
- * so that one scenario's aftermath (an open circuit, a backlog) does not poison the next; the report says so.
+ * Between scenarios: a process left with requests it did not answer (an overloaded pass) is restarted at once
+ * rather than waited for while it works through its backlog; otherwise one request must be answered 200 within
+ * 5 s, or it is restarted too (same database, same keys), so that one scenario's aftermath (a backlog, an open
+ * circuit) does not poison the next. Each restart is listed in the report.
  */
-async function gate(target: Target, after: string, results: TargetResults): Promise<void> {
-  let last = '';
-  for (let attempt = 0; attempt < 3; attempt += 1) {
+async function gate(target: Target, after: string, results: TargetResults, unanswered = 0): Promise<void> {
+  let reason = '';
+  if (unanswered > 0) {
+    reason = `${unanswered} requests had no answer`;
+  } else {
     try {
       const answer = await fetch(`${target.origin}${CHAT_PATH}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: target.authorizations[0] },
         body: BODY,
-        signal: AbortSignal.timeout(15_000),
+        signal: AbortSignal.timeout(5000),
       });
       const text = await answer.text();
       if (answer.status === 200) {
         return;
       }
-      last = `${answer.status} ${text.slice(0, 200)}`;
+      reason = `a check request got ${answer.status} ${text.slice(0, 200)}`;
     } catch (error) {
-      last = errorText(error);
+      reason = `a check request got ${errorText(error)}`;
     }
-    await sleep(1000);
   }
-  results.restarts.push(`after ${after}: a check request got ${last}`);
-  log(`${target.name}: after ${after} a check request got ${last}; restarting it`);
+  results.restarts.push(`after ${after}: ${reason}`);
+  log(`${target.name}: after ${after}, ${reason}: restarting it`);
   await restart(target, results);
+}
+
+/** Requests of a pass that got no answer at all (given up by the load generator). */
+function unanswered(failures: Record<string, number>): number {
+  return Object.entries(failures)
+    .filter(([kind]) => !kind.startsWith('status '))
+    .reduce((sum, [, n]) => sum + n, 0);
 }
 
 async function restart(target: Target, results: TargetResults): Promise<void> {
@@ -485,8 +517,74 @@ async function restart(target: Target, results: TargetResults): Promise<void> {
   await warmUp(target, 1);
 }
 
+/**
+ * What the gateway's Postgres sessions are doing, sampled every 100 ms from pg_stat_activity while a load runs:
+ * where a gateway that does not use its core waits.
+ */
+class PgActivity {
+  private client: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  readonly counts: Record<string, number> = {};
+  samples = 0;
+
+  constructor(private readonly database: { name: string; url: string }) {}
+
+  async open(): Promise<void> {
+    this.client = new pg.Client({ connectionString: cfg.adminUrl, connectionTimeoutMillis: 5000 });
+    await this.client.connect();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), 100);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async sample(): Promise<void> {
+    if (!this.client || this.busy) {
+      return;
+    }
+    this.busy = true;
+    try {
+      const { rows } = await this.client.query<{
+        state: string | null;
+        type: string | null;
+        event: string | null;
+      }>(
+        `SELECT state, wait_event_type AS type, wait_event AS event FROM pg_stat_activity
+          WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+        [this.database.name],
+      );
+      this.samples += 1;
+      for (const row of rows) {
+        const what = `${row.state ?? 'unknown'}${row.type ? ` (${row.type}: ${row.event})` : ''}`;
+        this.counts[what] = (this.counts[what] ?? 0) + 1;
+      }
+    } catch {
+      // a missed sample
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await this.client?.end().catch(() => undefined);
+  }
+
+  /** Average sessions per sample in each state, busiest first. */
+  summary(): Array<{ state: string; sessions: number }> {
+    return Object.entries(this.counts)
+      .map(([state, n]) => ({ state, sessions: n / Math.max(1, this.samples) }))
+      .sort((a, b) => b.sessions - a.sessions);
+  }
+}
+
 /** Every scenario against one process under test (already started and ready). */
-async function measureTarget(target: Target, results: TargetResults): Promise<void> {
+async function measureTarget(target: Target, results: TargetResults, activity?: PgActivity): Promise<void> {
   const name = target.name;
   await warmUp(target, cfg.warmupS);
 
@@ -495,7 +593,13 @@ async function measureTarget(target: Target, results: TargetResults): Promise<vo
     ['stream', STREAM_BODY],
   ] as const) {
     for (let pass = 1; pass <= cfg.passes; pass += 1) {
-      const result = await saturation(target, target.proc.pid, body, cfg.saturationS);
+      const result = await saturation(
+        target,
+        target.proc.pid,
+        body,
+        cfg.saturationS,
+        activity && kind === 'plain' ? { onStart: () => activity.start(), onEnd: () => activity.stop() } : {},
+      );
       results.saturation[kind].push(result);
       log(
         `${name}: saturation ${kind === 'plain' ? 'non-streaming' : 'streaming'} ${pass}/${cfg.passes}: ` +
@@ -504,6 +608,9 @@ async function measureTarget(target: Target, results: TargetResults): Promise<vo
       );
     }
     await gate(target, `saturation ${kind === 'plain' ? 'non-streaming' : 'streaming'}`, results);
+  }
+  if (activity) {
+    results.pgActivity = activity.summary();
   }
 
   for (const rate of cfg.rates) {
@@ -521,7 +628,15 @@ async function measureTarget(target: Target, results: TargetResults): Promise<vo
           `(upstream directly ${fx(direct.result.p50, 2)} / ${fx(direct.result.p99, 2)} ms), ` +
           `achieved ${fx(through.result.achieved, 0)} req/s, ${fx(through.cpuMsPerRequest, 3)} CPU ms/req${failureText(through.result.failures)}`,
       );
-      await gate(target, `${rate} req/s (pass ${pass})`, results);
+      const lost = unanswered(through.result.failures);
+      await gate(target, `${rate} req/s (pass ${pass})`, results, lost);
+      if (lost > 0.05 * through.result.sent && pass < cfg.passes) {
+        results.skipped.push(
+          `${rate} req/s: passes ${pass + 1}–${cfg.passes} skipped, pass ${pass} was overloaded`,
+        );
+        log(`${name}: overloaded at ${rate} req/s: the other passes at this rate are skipped`);
+        break;
+      }
     }
   }
 
@@ -540,7 +655,14 @@ async function measureTarget(target: Target, results: TargetResults): Promise<vo
           `p99 ${fx(through.result.firstByteP99, 2)} ms (upstream directly ${fx(direct.result.firstByteP50, 2)} / ` +
           `${fx(direct.result.firstByteP99, 2)} ms)${failureText(through.result.failures)}`,
       );
-      await gate(target, `stream first byte (pass ${pass})`, results);
+      const lost = unanswered(through.result.failures);
+      await gate(target, `stream first byte (pass ${pass})`, results, lost);
+      if (lost > 0.05 * through.result.sent && pass < cfg.passes) {
+        results.skipped.push(
+          `stream first byte: passes ${pass + 1}–${cfg.passes} skipped, pass ${pass} was overloaded`,
+        );
+        break;
+      }
     }
   } finally {
     await setUpstreamMode({});
@@ -557,13 +679,16 @@ async function measureTarget(target: Target, results: TargetResults): Promise<vo
           failureText(result.failures),
       );
       await sleep(500);
+      if (pass < cfg.passes) {
+        await gate(target, `concurrent streams (pass ${pass})`, results, unanswered(result.failures));
+      }
     }
   } finally {
     await setUpstreamMode({});
   }
-  await gate(target, 'concurrent streams', results);
 
-  await sleep(2000);
+  // RSS after the load: the process that took it, unless the streams left it unable to answer.
+  await sleep(cfg.afterLoadMs);
   results.rssAfterLoadMiB = procs.rssMiB(target.proc.pid);
   log(
     `${name}: RSS after the load ${fx(results.rssAfterLoadMiB, 1)} MiB${results.restarts.length > 0 ? ' (restarted during the run)' : ''}`,
@@ -729,6 +854,7 @@ function emptyTarget(): TargetResults {
     ttfb: [],
     streams: [],
     restarts: [],
+    skipped: [],
     metrics: [],
   };
 }
@@ -843,13 +969,13 @@ async function main(): Promise<number> {
     const bare = await startBareProxy();
     try {
       results.bare.firstStart = { readyMs: await waitReady(bare), rssIdleMiB: Number.NaN };
-      await sleep(1500);
+      await sleep(cfg.settleMs);
       results.bare.firstStart.rssIdleMiB = procs.rssMiB(bare.proc.pid);
       await measureTarget(bare, results.bare);
     } finally {
       await procs.stop(bare.proc);
     }
-    await readyPasses(startBareProxy, results.bare, 1500);
+    await readyPasses(startBareProxy, results.bare, cfg.settleMs);
   });
 
   await phase('gateway on Postgres + Redis', results.gateway, async () => {
@@ -858,7 +984,7 @@ async function main(): Promise<number> {
     const gateway = await startGateway('postgres');
     try {
       results.gateway.firstStart = { readyMs: await waitReady(gateway), rssIdleMiB: Number.NaN };
-      await sleep(1500);
+      await sleep(cfg.settleMs);
       results.gateway.firstStart.rssIdleMiB = procs.rssMiB(gateway.proc.pid);
       log(
         `gateway: first start (migrations on an empty database) ready after ${fx(results.gateway.firstStart.readyMs, 0)} ms, ` +
@@ -866,21 +992,27 @@ async function main(): Promise<number> {
       );
       gateway.authorizations = await fixture(gateway);
       log(`gateway: account on the Pro plan with ${gateway.authorizations.length} live keys`);
-      await measureTarget(gateway, results.gateway);
+      const activity = new PgActivity(benchDb);
+      await activity.open();
+      try {
+        await measureTarget(gateway, results.gateway, activity);
+      } finally {
+        await activity.close();
+      }
     } catch (error) {
       const tail = logTail(gateway.logFile);
       throw new Error(`${errorText(error)}${tail ? `\nlast lines of the gateway's log:\n${tail}` : ''}`);
     } finally {
       await procs.stop(gateway.proc);
     }
-    await readyPasses(() => startGateway('postgres'), results.gateway, 1500);
+    await readyPasses(() => startGateway('postgres'), results.gateway, cfg.settleMs);
   });
 
   await phase('gateway on PGlite', results.pglite, async () => {
     const gateway = await startGateway('pglite');
     try {
       results.pglite.firstStart = { readyMs: await waitReady(gateway), rssIdleMiB: Number.NaN };
-      await sleep(1500);
+      await sleep(cfg.settleMs);
       results.pglite.firstStart.rssIdleMiB = procs.rssMiB(gateway.proc.pid);
       log(
         `gateway (pglite): first start (creates the data directory, migrations) ready after ` +
@@ -889,7 +1021,7 @@ async function main(): Promise<number> {
     } finally {
       await procs.stop(gateway.proc);
     }
-    await readyPasses(() => startGateway('pglite'), results.pglite, 1500);
+    await readyPasses(() => startGateway('pglite'), results.pglite, cfg.settleMs);
   });
 
   results.elapsedS = (performance.now() - started) / 1000;
