@@ -6,6 +6,7 @@ import { KeysModule } from '../keys/keys.module.js';
 import { ProvidersModule } from '../providers/providers.module.js';
 import { FailoverRunner } from '../routing/failover.js';
 import { RoutePlanner } from '../routing/route-planner.js';
+import { UpstreamGate } from '../routing/upstream-gate.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { ToolStateStore } from './tool-state.store.js';
@@ -13,6 +14,6 @@ import { ToolStateStore } from './tool-state.store.js';
 @Module({
   imports: [KeysModule, CatalogModule, BillingModule, HealthModule, ProvidersModule.forPurpose('chat')],
   controllers: [ChatController],
-  providers: [ChatService, FailoverRunner, RoutePlanner, ToolStateStore],
+  providers: [ChatService, FailoverRunner, RoutePlanner, ToolStateStore, UpstreamGate],
 })
 export class ChatModule {}

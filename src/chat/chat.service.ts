@@ -6,6 +6,7 @@ import { toErrorResponse } from '../common/error-response.js';
 import type { Candidate } from '../routing/candidates.js';
 import { FailoverRunner, unavailable, type RunResult } from '../routing/failover.js';
 import { RoutePlanner } from '../routing/route-planner.js';
+import { UpstreamGate } from '../routing/upstream-gate.js';
 import { PromptSize } from './estimate.js';
 import { mockBehaviour, mockRun } from './mock-provider.js';
 import { completionAnswer, jsonDelivery, RelayedStream, sendAnswer } from './relay.js';
@@ -24,6 +25,7 @@ export class ChatService {
   constructor(
     private readonly routes: RoutePlanner,
     private readonly runner: FailoverRunner,
+    private readonly gate: UpstreamGate,
     private readonly metering: MeteringService,
     private readonly idempotency: IdempotencyService,
     private readonly toolState: ToolStateStore,
@@ -62,6 +64,8 @@ export class ChatService {
         await this.idempotency.release(flight.claim);
       }
       throw error;
+    } finally {
+      flight.leave?.();
     }
   }
 
@@ -88,6 +92,7 @@ export class ChatService {
     if (flight.chain.length === 0) {
       throw unavailable(request.model, 0);
     }
+    flight.leave = this.gate.enter();
     flight.hold = await this.metering.reserve(call.auth, {
       models: [...new Set(flight.chain.map((c) => c.model))],
       prompt: flight.prompt,

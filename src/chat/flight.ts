@@ -36,6 +36,8 @@ export interface Flight {
   settled: boolean;
   /** Aborted when the client goes away: cancels the provider call. */
   client: AbortController;
+  /** Gives back the request's place among those in flight to providers (live keys). */
+  leave?: () => void;
 }
 
 /** What settling needs beyond the flight: how the request ended, and what was delivered. */

@@ -39,6 +39,10 @@ export interface Config {
     connectTimeoutMs: number;
     /** Time allowed until the provider's first byte (headers) / first stream event. */
     firstByteTimeoutMs: number;
+    /** Keep-alive connections per provider (each open stream holds one). */
+    connections: number;
+    /** Requests in flight to providers at once on this instance; past it a request is refused at once (503). */
+    maxInFlight: number;
   };
   health: {
     /** How often one instance probes every enabled provider (the others read the shared result). */
@@ -216,6 +220,8 @@ export function loadConfig(env: Env = process.env): Config {
     upstream: {
       connectTimeoutMs: int(env, 'UPSTREAM_CONNECT_TIMEOUT_MS', 5_000, 1),
       firstByteTimeoutMs: int(env, 'UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 60_000, 1),
+      connections: int(env, 'UPSTREAM_CONNECTIONS', 4096, 1),
+      maxInFlight: int(env, 'UPSTREAM_MAX_IN_FLIGHT', 4096, 1),
     },
     health: {
       probeIntervalMs,

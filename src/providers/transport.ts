@@ -26,7 +26,8 @@ export class ProviderTransport implements OnModuleDestroy {
       agent = new Agent({
         connect: { timeout: this.config.upstream.connectTimeoutMs },
         keepAliveTimeout: 30_000,
-        connections: 128,
+        // Sized by configuration: an open stream holds a connection, so a small pool queues streams silently.
+        connections: this.config.upstream.connections,
       });
       this.agents.set(provider, agent);
     }
