@@ -4,6 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AccountsModule } from './accounts/accounts.module.js';
 import { BillingModule } from './billing/billing.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
@@ -48,7 +49,7 @@ const REDACT = [
 
 @Module({})
 export class AppModule {
-  static forRoot(config: Config, clock: Clock, logStream?: NodeJS.WritableStream): DynamicModule {
+  static forRoot(config: Config, clock: Clock, logStream?: DestinationStream): DynamicModule {
     return {
       module: AppModule,
       imports: [

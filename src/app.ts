@@ -8,6 +8,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { ValidationError } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { type Clock, SystemClock } from './common/clock.js';
 import { toErrorResponse } from './common/error-response.js';
@@ -47,7 +48,7 @@ function isJson(contentType: string | undefined): boolean {
 
 export interface AppOptions {
   /** Where JSON logs go (stdout by default; tests capture them to check nothing secret is logged). */
-  logStream?: NodeJS.WritableStream;
+  logStream?: DestinationStream;
   /** The time the services decide by (the system clock by default; tests pass a `ManualClock` and move it). */
   clock?: Clock;
 }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import pino from 'pino';
 import { AccountsService } from './accounts/accounts.service.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
@@ -14,7 +15,10 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await createApp(config);
+  // Log lines are written asynchronously (a request never waits on stdout), and flushed when the process exits.
+  const logStream = pino.destination({ dest: 1, sync: false });
+  process.on('exit', () => logStream.flushSync());
+  const app = await createApp(config, { logStream });
   const logger = new Logger('Main');
   const accounts = app.get(AccountsService);
   await accounts.ensureAdmin();

@@ -11,6 +11,8 @@ export const CATALOG_MODELS = Symbol('CATALOG_MODELS');
 export class CatalogService {
   private readonly models: readonly CatalogModel[];
   private readonly byId: ReadonlyMap<string, CatalogModel>;
+  /** Each model's failover chain, computed once: the catalog does not change while the process runs. */
+  private readonly chains = new Map<string, CatalogModel[]>();
 
   constructor(@Optional() @Inject(CATALOG_MODELS) models?: readonly CatalogModel[]) {
     this.models = models ?? defaultCatalog();
@@ -43,7 +45,11 @@ export class CatalogService {
    * The model followed by its fallback, the fallback's fallback, …, each model once: the chain stops where a
    * fallback leads back to a model already in it (gpt-6.2-astra ⇄ claude-fable-5-2). Unknown id → 404.
    */
-  chain(id: string): CatalogModel[] {
+  chain(id: string): readonly CatalogModel[] {
+    const known = this.chains.get(id);
+    if (known) {
+      return known;
+    }
     const chain: CatalogModel[] = [];
     const seen = new Set<string>();
     let next: CatalogModel | undefined = this.require(id);
@@ -52,6 +58,7 @@ export class CatalogService {
       seen.add(next.id);
       next = next.fallback === null ? undefined : this.byId.get(next.fallback);
     }
+    this.chains.set(id, chain);
     return chain;
   }
 }
