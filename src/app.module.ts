@@ -10,6 +10,7 @@ import { BillingModule } from './billing/billing.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { Clock } from './common/clock.js';
+import { Instance } from './common/instance.js';
 import { OpenAiExceptionFilter } from './common/exception.filter.js';
 import { CONFIG, type Config } from './config/config.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -30,12 +31,16 @@ class ConfigModule {
 @Module({ providers: [RedisService], exports: [RedisService] })
 class RedisModule {}
 
-/** The clock every service reads time from (a `ManualClock` in tests that move time). */
+/** The clock every service reads time from (a `ManualClock` in tests that move time), and this instance's id. */
 @Global()
 @Module({})
-class ClockModule {
+class RuntimeModule {
   static forRoot(clock: Clock): DynamicModule {
-    return { module: ClockModule, providers: [{ provide: Clock, useValue: clock }], exports: [Clock] };
+    const providers = [
+      { provide: Clock, useValue: clock },
+      { provide: Instance, useValue: new Instance() },
+    ];
+    return { module: RuntimeModule, providers, exports: [Clock, Instance] };
   }
 }
 
@@ -54,7 +59,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        ClockModule.forRoot(clock),
+        RuntimeModule.forRoot(clock),
         LoggerModule.forRoot({
           pinoHttp: [
             {
@@ -79,9 +84,7 @@ export class AppModule {
             throttlers: [
               { name: 'default', ttl: config.rateLimit.windowMs, limit: Number.POSITIVE_INFINITY },
             ],
-            storage: redis.client
-              ? new RedisWindowStorage(redis.client, clock)
-              : new MemoryWindowStorage(clock),
+            storage: redis.client ? new RedisWindowStorage(redis, clock) : new MemoryWindowStorage(clock),
           }),
         }),
         OpsModule,

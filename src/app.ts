@@ -15,6 +15,7 @@ import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
 import type { Config } from './config/config.js';
+import { Lifecycle } from './ops/lifecycle.service.js';
 import { MetricsService } from './ops/metrics.service.js';
 
 function newRequestId(raw: IncomingMessage): string {
@@ -80,7 +81,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const logger = app.get(Logger);
   app.useLogger(logger);
-  app.enableShutdownHooks();
+  // No shutdown hooks: a stop signal drains first (main.ts), then closes the app.
   app.useGlobalPipes(
     new ValidationPipe({
       transform: true,
@@ -93,6 +94,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // A draining instance takes no new work: the client retries elsewhere (readiness already says 503).
+  const lifecycle = app.get(Lifecycle);
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (lifecycle.draining && !request.url.startsWith('/health/') && request.url !== '/metrics') {
+      void reply.header('connection', 'close');
+      throw new GatewayError(ErrorCode.ServiceUnavailable, 'This gateway instance is shutting down. Retry.', {
+        headers: { 'retry-after': '1' },
+      });
+    }
   });
   // Every body is JSON: anything else is 415, never parsed as text or a form.
   fastify.addHook('onRequest', async (request) => {

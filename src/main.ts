@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
 import pino from 'pino';
 import { AccountsService } from './accounts/accounts.service.js';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { Lifecycle } from './ops/lifecycle.service.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
   const accounts = app.get(AccountsService);
   await accounts.ensureAdmin();
   await app.listen(config.port, config.host);
+  drainOnStop(app, logger);
   const url = config.publicUrl;
   logger.log(`Conflux Router listening on ${url} (database: ${config.database.kind}, docs: ${url}/docs)`);
   if (config.auth.jwtSecretGenerated) {
@@ -33,6 +36,33 @@ async function main(): Promise<void> {
   if ((await accounts.countAccounts()) === 0) {
     process.stdout.write(firstStartHint(url));
   }
+}
+
+/**
+ * SIGTERM/SIGINT: readiness turns 503 and new requests are refused at once; requests in flight finish (streams
+ * included) for up to SHUTDOWN_GRACE_MS, the rest are stopped with an error frame; every one is settled; then the
+ * pools close and the process exits 0. A second signal exits at once.
+ */
+function drainOnStop(app: NestFastifyApplication, logger: Logger): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    logger.log(`${signal}: draining, then stopping`);
+    try {
+      await app.get(Lifecycle).drain();
+      await app.close();
+      logger.log('stopped: every request in flight was answered and settled');
+      process.exit(0);
+    } catch (error) {
+      logger.error(`could not stop cleanly: ${(error as Error).message}`);
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 function firstStartHint(url: string): string {

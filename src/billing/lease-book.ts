@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
+import { Instance } from '../common/instance.js';
 import { LeasesRepository, type Grant } from './leases.repository.js';
 import type { Hold } from './metering.types.js';
 
@@ -48,16 +48,20 @@ interface AccountLease {
 @Injectable()
 export class LeaseBook implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(LeaseBook.name);
-  readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
   private readonly accounts = new Map<string, AccountLease>();
   private timer?: NodeJS.Timeout;
   private lastRenew = 0;
   private keeping = false;
 
+  private readonly instanceId: string;
+
   constructor(
     private readonly leases: LeasesRepository,
     private readonly clock: Clock,
-  ) {}
+    instance: Instance,
+  ) {
+    this.instanceId = instance.id;
+  }
 
   onModuleInit(): void {
     this.timer = setInterval(() => void this.keep(), KEEPER_INTERVAL_MS);

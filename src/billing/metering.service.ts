@@ -10,7 +10,9 @@ import { LeaseBook } from './lease-book.js';
 import type { Demand, Hold, SettleFacts, Settlement } from './metering.types.js';
 import { formatCredits } from '../catalog/credits.js';
 import { includedMicro } from './plans.js';
-import { SettlementBatcher } from './settlement.batcher.js';
+import type { InflightEntry } from './journal.js';
+import { InflightRegistry } from './reconciler.js';
+import { SettlementBatcher, type Landing } from './settlement.batcher.js';
 
 /** A hold this many times smaller than the lease's free credit is sized on the prompt's cheap upper bound. */
 const TIGHT_FACTOR = 1000n;
@@ -30,6 +32,7 @@ export class MeteringService {
     private readonly billing: BillingRepository,
     private readonly leases: LeaseBook,
     private readonly batcher: SettlementBatcher,
+    private readonly inflight: InflightRegistry,
     private readonly clock: Clock,
   ) {}
 
@@ -57,6 +60,11 @@ export class MeteringService {
     return hold;
   }
 
+  /** Keeps the request in the in-flight journal until it is settled (call the returned function then). */
+  follow(requestId: string, entry: () => InflightEntry): () => void {
+    return this.inflight.track(requestId, entry);
+  }
+
   /**
    * Bills a request once: its usage event and ledger entry (live keys), and the return of its hold, written in
    * the next settlement batch; resolves once that batch has committed. Idempotent by request id. On the Free plan
@@ -67,9 +75,9 @@ export class MeteringService {
     const endedAt = this.clock.date();
     const record = usageRecord(facts, billable, endedAt);
     const charge = hold && record.costMicro > hold.amountMicro ? hold.amountMicro : record.costMicro;
-    let balance: bigint | null;
+    let landing: Landing;
     try {
-      balance = await this.batcher.submit({
+      landing = await this.batcher.submit({
         record,
         endedAt,
         chargeMicro: facts.test ? 0n : charge,
@@ -86,7 +94,7 @@ export class MeteringService {
     if (hold) {
       this.leases.settled(hold);
     }
-    return { ...billable, costMicro: record.costMicro, remainingMicro: facts.test ? null : balance };
+    return { ...billable, costMicro: record.costMicro, remainingMicro: landing.balanceMicro };
   }
 
   @Interval('billing-periods', 60_000)

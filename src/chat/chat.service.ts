@@ -3,6 +3,7 @@ import { IdempotencyService } from '../billing/idempotency.service.js';
 import { MeteringService } from '../billing/metering.service.js';
 import type { Settlement } from '../billing/metering.types.js';
 import { toErrorResponse } from '../common/error-response.js';
+import { Lifecycle } from '../ops/lifecycle.service.js';
 import type { Candidate } from '../routing/candidates.js';
 import { FailoverRunner, unavailable, type RunResult } from '../routing/failover.js';
 import { RoutePlanner } from '../routing/route-planner.js';
@@ -12,7 +13,16 @@ import { mockBehaviour, mockRun } from './mock-provider.js';
 import { completionAnswer, jsonDelivery, RelayedStream, sendAnswer } from './relay.js';
 import { validateChatRequest } from './request-schema.js';
 import { ToolStateStore } from './tool-state.store.js';
-import { facts, type ChatCall, type Flight, type Outcome } from './flight.js';
+import {
+  facts,
+  inflightEntry,
+  newFlight,
+  shuttingDown,
+  watchingClient,
+  type ChatCall,
+  type Flight,
+  type Outcome,
+} from './flight.js';
 
 /**
  * POST /v1/chat/completions: validate → claim (Idempotency-Key) → reserve (hold credits) → run (the failover
@@ -29,10 +39,19 @@ export class ChatService {
     private readonly metering: MeteringService,
     private readonly idempotency: IdempotencyService,
     private readonly toolState: ToolStateStore,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   async complete(call: ChatCall): Promise<void> {
     const flight = await this.validate(call);
+    const done = this.serve(flight);
+    // A stop signal lets the request finish (within the grace), or stops it and waits for its settlement.
+    this.lifecycle.follow(() => flight.stop.abort(), done);
+    await done;
+  }
+
+  private async serve(flight: Flight): Promise<void> {
+    const { call } = flight;
     if (call.idempotencyKey) {
       const claimed = await this.idempotency.claim(
         call.auth.accountId,
@@ -48,7 +67,7 @@ export class ChatService {
     }
     try {
       await this.reserve(flight);
-      await this.watchingClient(flight, async () => {
+      await watchingClient(flight, async () => {
         const run = await this.run(flight);
         switch (run.kind) {
           case 'failed':
@@ -65,21 +84,19 @@ export class ChatService {
       }
       throw error;
     } finally {
-      flight.leave?.();
+      flight.leave.forEach((leave) => leave());
     }
   }
 
   /** The body against the schema, the model and every candidate: all 400s and 404s come before anything else. */
   private async validate(call: ChatCall): Promise<Flight> {
-    const started = Date.now();
     const request = validateChatRequest(call.body);
     const test = call.auth.key?.kind === 'test';
     const mock = test ? mockBehaviour(call.mock) : null;
     const prompt = new PromptSize(request);
     const saved = await this.toolState.load(call, request);
     const chain = await this.routes.feasible(request, prompt, saved, test);
-    const client = new AbortController();
-    return { call, request, mock, prompt, started, chain, hold: null, settled: false, client };
+    return newFlight(call, request, mock, prompt, chain);
   }
 
   /** Live keys: the failover order by health (503 when nothing is up), then the hold on its worst case. */
@@ -92,7 +109,7 @@ export class ChatService {
     if (flight.chain.length === 0) {
       throw unavailable(request.model, 0);
     }
-    flight.leave = this.gate.enter();
+    flight.leave.push(this.gate.enter());
     flight.hold = await this.metering.reserve(call.auth, {
       models: [...new Set(flight.chain.map((c) => c.model))],
       prompt: flight.prompt,
@@ -100,6 +117,7 @@ export class ChatService {
         request.max_completion_tokens ?? request.max_tokens ?? flight.chain[0].model.maxOutputTokens,
       choices: request.n ?? 1,
     });
+    flight.leave.push(this.metering.follow(call.requestId, () => inflightEntry(flight)));
   }
 
   private run(flight: Flight): Promise<RunResult> {
@@ -108,7 +126,11 @@ export class ChatService {
       return Promise.resolve(mockRun(request, chain, flight.mock, started));
     }
     const stream = request.stream === true;
-    return this.runner.run({ chain, request, stream, signal: flight.client.signal, started });
+    const onAttempt = (candidate: Candidate) => {
+      flight.current = { candidate, attempts: flight.current.attempts + 1, ttftMs: null };
+    };
+    const signal = AbortSignal.any([flight.client.signal, flight.stop.signal]);
+    return this.runner.run({ chain, request, stream, signal, started, onAttempt });
   }
 
   private async answer(flight: Flight, run: Extract<RunResult, { kind: 'json' }>): Promise<void> {
@@ -130,7 +152,12 @@ export class ChatService {
   private async relay(flight: Flight, run: Extract<RunResult, { kind: 'stream' }>): Promise<void> {
     const { reply, requestId } = flight.call;
     const includeUsage = flight.request.stream_options?.include_usage === true;
-    const stream = new RelayedStream(reply, requestId, run, includeUsage, () => flight.client.signal.aborted);
+    const stream = new RelayedStream(reply, requestId, run, includeUsage, {
+      clientGone: () => flight.client.signal.aborted,
+      stopped: () => flight.stop.signal.aborted,
+    });
+    flight.current.ttftMs = run.ttftMs;
+    flight.progress = () => stream.progress();
     try {
       const delivery = await stream.pump();
       // Billed before the last frame: once a client has seen the end of a stream, its charge is on the books.
@@ -153,19 +180,22 @@ export class ChatService {
   /** Nothing was delivered: what reached a provider is billed, the hold released, and the error answered. */
   private async fail(flight: Flight, run: Extract<RunResult, { kind: 'failed' }>): Promise<never> {
     const aborted = flight.client.signal.aborted;
+    // Stopped by the instance's shutdown (its grace ran out): the client may retry on another instance.
+    const error = !aborted && flight.stop.signal.aborted ? shuttingDown() : run.error;
     const left = run.abandoned !== null;
-    const response = toErrorResponse(run.error, flight.call.requestId);
+    const response = toErrorResponse(error, flight.call.requestId);
     await this.metering.settle(flight.hold, {
       ...facts(flight, run.abandoned, run.attempts),
-      // The client left while a provider worked on it: the prompt reached the provider and is billed (estimated).
-      status: aborted ? 'aborted' : 'failed',
-      httpStatus: left ? 499 : response.status,
-      errorCode: left ? 'client_closed' : response.body.error.code,
+      // The client left (or the instance stopped) while a provider worked on it: the prompt reached the provider
+      // and is billed (estimated).
+      status: aborted || left ? 'aborted' : 'failed',
+      httpStatus: aborted ? 499 : response.status,
+      errorCode: aborted ? 'client_closed' : response.body.error.code,
     });
     if (aborted) {
       flight.call.reply.raw.destroy(); // the client is gone: nothing to answer, and the connection must not linger
     }
-    throw run.error;
+    throw error;
   }
 
   private async settle(
@@ -180,22 +210,6 @@ export class ChatService {
     });
     flight.settled = true;
     return settlement;
-  }
-
-  /** Cancels the provider call when the client goes away while `work` runs. */
-  private async watchingClient(flight: Flight, work: () => Promise<void>): Promise<void> {
-    const raw = flight.call.reply.raw;
-    const onClose = () => {
-      if (!raw.writableFinished) {
-        flight.client.abort();
-      }
-    };
-    raw.on('close', onClose);
-    try {
-      await work();
-    } finally {
-      raw.off('close', onClose);
-    }
   }
 
   /**

@@ -84,6 +84,8 @@ export class PromptSize implements PromptTokens {
   readonly upper: number;
   private readonly parts: number;
   private counted: Promise<number> | undefined;
+  /** The tokenizer's count once known (else undefined). */
+  known: number | undefined;
 
   constructor(private readonly request: ChatCompletionRequest) {
     this.parts = partTokens(request);
@@ -96,9 +98,10 @@ export class PromptSize implements PromptTokens {
 
   /** The tokenizer's count (memoized), or the upper bound when counting would cost too much CPU. */
   count(): Promise<number> {
-    this.counted ??= countTokensAsync(requestTexts(this.request)).then((text) =>
-      text === null ? this.upper : text + this.parts,
-    );
+    this.counted ??= countTokensAsync(requestTexts(this.request)).then((text) => {
+      this.known = text === null ? this.upper : text + this.parts;
+      return this.known;
+    });
     return this.counted;
   }
 }

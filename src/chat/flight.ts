@@ -1,8 +1,10 @@
 import type { FastifyReply } from 'fastify';
+import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { IdempotencyClaim } from '../billing/idempotency.service.js';
+import type { InflightEntry } from '../billing/journal.js';
 import type { Hold, SettleFacts } from '../billing/metering.types.js';
 import type { AuthContext } from '../keys/auth-context.js';
-import type { ChatCompletionRequest } from '../providers/openai-types.js';
+import type { ChatCompletionRequest, Usage } from '../providers/openai-types.js';
 import type { Candidate } from '../routing/candidates.js';
 import type { PromptSize } from './estimate.js';
 import type { MockBehaviour } from './mock-provider.js';
@@ -36,8 +38,38 @@ export interface Flight {
   settled: boolean;
   /** Aborted when the client goes away: cancels the provider call. */
   client: AbortController;
-  /** Gives back the request's place among those in flight to providers (live keys). */
-  leave?: () => void;
+  /** Aborted when the instance stops before the request ended (its grace ran out): cancels the provider call. */
+  stop: AbortController;
+  /** What the request costs this instance until it ends: its place among those in flight, its journal entry. */
+  leave: Array<() => void>;
+  /** The candidate the request is with now, and what it has delivered (for the in-flight journal). */
+  current: { candidate: Candidate | null; attempts: number; ttftMs: number | null };
+  progress: () => { reported?: Usage; deliveredTokens: number };
+}
+
+/** A request that passed validation, before anything is held or asked of a provider. */
+export function newFlight(
+  call: ChatCall,
+  request: ChatCompletionRequest,
+  mock: MockBehaviour | null,
+  prompt: PromptSize,
+  chain: Candidate[],
+): Flight {
+  return {
+    call,
+    request,
+    mock,
+    prompt,
+    started: Date.now(),
+    chain,
+    hold: null,
+    settled: false,
+    client: new AbortController(),
+    stop: new AbortController(),
+    leave: [],
+    current: { candidate: null, attempts: 0, ttftMs: null },
+    progress: () => ({ deliveredTokens: 0 }),
+  };
 }
 
 /** What settling needs beyond the flight: how the request ended, and what was delivered. */
@@ -61,4 +93,57 @@ export function facts(flight: Flight, served: Candidate | null, attempts: number
     startedAt: flight.started,
     ttftMs: null,
   };
+}
+
+/** The flight as the in-flight journal keeps it: what to bill if this instance dies before settling it. */
+export function inflightEntry(flight: Flight): InflightEntry {
+  const { candidate, attempts, ttftMs } = flight.current;
+  const { reported, deliveredTokens } = flight.progress();
+  const served = candidate?.deployment;
+  return {
+    requestId: flight.call.requestId,
+    accountId: flight.call.auth.accountId,
+    keyId: flight.call.auth.key?.id ?? null,
+    modelRequested: flight.request.model,
+    served:
+      candidate && served
+        ? { modelId: candidate.model.id, provider: served.provider, providerModel: served.providerModel }
+        : null,
+    streamed: flight.request.stream === true,
+    attempts,
+    startedAt: flight.started,
+    ttftMs,
+    // the tokenizer's count when it ran; else the bound, never more than the context window
+    promptTokens:
+      flight.prompt.known ?? Math.min(flight.prompt.upper, served?.contextWindow ?? flight.prompt.upper),
+    reportedPrompt: reported?.prompt_tokens ?? null,
+    completionTokens: Math.max(reported?.completion_tokens ?? 0, deliveredTokens),
+    leaseId: flight.hold?.leaseId ?? null,
+    holdMicro: (flight.hold?.amountMicro ?? 0n).toString(),
+    capped: flight.hold !== null,
+  };
+}
+
+/** Cancels the provider call when the client goes away while `work` runs. */
+export async function watchingClient(flight: Flight, work: () => Promise<void>): Promise<void> {
+  const raw = flight.call.reply.raw;
+  const onClose = () => {
+    if (!raw.writableFinished) {
+      flight.client.abort();
+    }
+  };
+  raw.on('close', onClose);
+  try {
+    await work();
+  } finally {
+    raw.off('close', onClose);
+  }
+}
+
+export function shuttingDown(): GatewayError {
+  return new GatewayError(
+    ErrorCode.ServiceUnavailable,
+    'This gateway instance is shutting down and stopped the request. What reached the provider is billed; retry it.',
+    { headers: { 'retry-after': '1' } },
+  );
 }

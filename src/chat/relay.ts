@@ -4,6 +4,7 @@ import type { StoredAnswer } from '../billing/idempotency.service.js';
 import { formatCredits } from '../catalog/credits.js';
 import { toErrorResponse } from '../common/error-response.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import { countTextTokens } from '../common/tokens.js';
 import type { ChatCompletion, Usage } from '../providers/openai-types.js';
 import type { ProviderFailure, StreamPart, ToolCallState } from '../providers/types.js';
 import type { Candidate } from '../routing/candidates.js';
@@ -91,19 +92,33 @@ export function sendAnswer(
 export class RelayedStream {
   private readonly builder: ChunkBuilder;
   private readonly writer: SseWriter;
-  private ended = false;
+  private closed = false;
   private outcome: Delivery | undefined;
   private failure: ProviderFailure | undefined;
+  private counted = { chars: 0, tokens: 0 };
 
   constructor(
     private readonly reply: FastifyReply,
     private readonly requestId: string,
     private readonly run: StreamRun,
     private readonly includeUsage: boolean,
-    private readonly clientGone: () => boolean,
+    private readonly ended: { clientGone: () => boolean; stopped: () => boolean },
   ) {
     this.builder = new ChunkBuilder(newCompletionId(), run.candidate.model.id, includeUsage);
     this.writer = new SseWriter(reply.raw);
+  }
+
+  /**
+   * What the client has received so far, for the in-flight journal: the provider's latest usage and the
+   * delivered completion's tokens (counted incrementally, each text once).
+   */
+  progress(): { reported?: Usage; deliveredTokens: number } {
+    const text = this.builder.deliveredText;
+    if (text.length > this.counted.chars) {
+      this.counted.tokens += countTextTokens(text.slice(this.counted.chars));
+      this.counted.chars = text.length;
+    }
+    return { reported: this.builder.usage, deliveredTokens: this.counted.tokens };
   }
 
   /** Opens the SSE response and relays the provider's stream to its end, a cut, or the client leaving. */
@@ -144,7 +159,7 @@ export class RelayedStream {
     } finally {
       this.run.cancel();
     }
-    const aborted = this.clientGone();
+    const aborted = this.ended.clientGone();
     const complete = this.builder.complete && !this.failure && !aborted;
     if (!complete && !aborted) {
       this.run.broke(
@@ -178,20 +193,23 @@ export class RelayedStream {
     } else if (this.outcome?.status === 'cut') {
       const error = new GatewayError(
         ErrorCode.UpstreamError,
-        this.failure
-          ? `The provider failed mid-stream: ${this.failure.message}`
-          : 'The provider closed the stream before it finished.',
+        this.ended.stopped()
+          ? 'This gateway instance is shutting down and ended the stream early. What was delivered is billed; ' +
+              'retry the request.'
+          : this.failure
+            ? `The provider failed mid-stream: ${this.failure.message}`
+            : 'The provider closed the stream before it finished.',
       );
       this.writer.fail(toErrorResponse(error, this.requestId).body);
     }
-    this.ended = true;
+    this.closed = true;
   }
 
   /** Whatever went wrong after the first byte, the client gets an error frame and the stream ends. */
   abort(): void {
-    if (!this.ended && this.writer.isOpen) {
+    if (!this.closed && this.writer.isOpen) {
       this.writer.fail(toErrorResponse(new GatewayError(ErrorCode.Internal), this.requestId).body);
     }
-    this.ended = true;
+    this.closed = true;
   }
 }

@@ -56,13 +56,17 @@ export class ToolStateStore {
     }
     const key = deriveKey('tool-state', owner.rawKey);
     const sealed = entries.map(([id, state]) => [slot(owner, id), seal(key, JSON.stringify(state))] as const);
-    if (this.redis.client) {
+    if (this.redis.client && this.redis.available) {
       const pipeline = this.redis.client.pipeline();
       for (const [name, value] of sealed) {
         pipeline.set(name, value, 'EX', TTL_SECONDS);
       }
-      await pipeline.exec();
-      return;
+      try {
+        await pipeline.exec();
+        return;
+      } catch {
+        // Redis went away: kept here instead (this instance serves the next turn)
+      }
     }
     for (const [name, value] of sealed) {
       if (this.memory.size >= MEMORY_LIMIT) {
@@ -73,8 +77,12 @@ export class ToolStateStore {
   }
 
   private async fetch(names: string[]): Promise<Array<Buffer | null>> {
-    if (this.redis.client) {
-      return this.redis.client.mgetBuffer(names);
+    if (this.redis.client && this.redis.available) {
+      try {
+        return await this.redis.client.mgetBuffer(names);
+      } catch {
+        // Redis went away: what this instance kept meanwhile
+      }
     }
     const now = Date.now();
     return names.map((name) => {

@@ -15,6 +15,10 @@ export interface Config {
   publicUrl: string;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   redisUrl: string | undefined;
+  /** Where settlements are written ahead when Redis is not there to hold them (`JOURNAL_DIR`). */
+  journalDir: string;
+  /** After SIGTERM, how long requests in flight may run before they are stopped (and settled). */
+  shutdownGraceMs: number;
   bodyLimitBytes: number;
   auth: {
     jwtSecret: string;
@@ -195,6 +199,8 @@ export function loadConfig(env: Env = process.env): Config {
       ? { kind: 'postgres', url: databaseUrl }
       : { kind: 'pglite', dataDir: str(env, 'PGLITE_DATA_DIR', './data/pglite') },
     redisUrl,
+    journalDir: str(env, 'JOURNAL_DIR', './data/journal'),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
     auth: {
       jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),

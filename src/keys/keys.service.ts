@@ -35,7 +35,11 @@ export interface CreatedKey extends KeyView {
 interface CacheEntry {
   found: KeyWithAccount | null;
   until: number;
+  at: number;
 }
+
+/** While Redis is down, revocations are not broadcast: no cached lookup is trusted for longer than this. */
+const DEGRADED_TTL_MS = 1_000;
 
 @Injectable()
 export class KeysService implements OnModuleInit, OnApplicationShutdown {
@@ -53,6 +57,8 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await this.redis.subscribe(REVOKED_CHANNEL, (sha256) => this.cache.delete(sha256));
+    // Broadcasts sent while Redis was away were lost: what was cached before is looked up again.
+    this.redis.onAvailability(() => this.cache.clear());
     await this.redis.subscribe(ACCOUNT_CHANNEL, (accountId) => this.forgetAccount(accountId));
     this.flushTimer = setInterval(() => void this.flushLastUsed(), this.config.keys.lastUsedFlushMs);
     this.flushTimer.unref();
@@ -117,8 +123,12 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     const sha256 = hashKey(raw);
     const now = this.clock.now();
     let entry = this.cache.get(sha256);
-    if (!entry || entry.until <= now) {
-      entry = { found: await this.keys.findByHash(sha256), until: now + this.config.keys.cacheTtlMs };
+    const degraded = this.redis.degraded;
+    if (!entry || entry.until <= now || (degraded && entry.at + DEGRADED_TTL_MS <= now)) {
+      const ttl = degraded
+        ? Math.min(this.config.keys.cacheTtlMs, DEGRADED_TTL_MS)
+        : this.config.keys.cacheTtlMs;
+      entry = { found: await this.keys.findByHash(sha256), until: now + ttl, at: now };
       if (this.config.keys.cacheTtlMs > 0) {
         if (this.cache.size >= CACHE_LIMIT) {
           this.cache.delete(this.cache.keys().next().value!); // oldest first: the cache stays bounded

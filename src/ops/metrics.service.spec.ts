@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mapFinishReason } from '../providers/gemini/finish-reasons.js';
+import type { RedisService } from '../redis/redis.service.js';
 import { MetricsService } from './metrics.service.js';
 
 describe('MetricsService and provider signals', () => {
@@ -8,7 +9,7 @@ describe('MetricsService and provider signals', () => {
 
   it('counts unknown finish reasons while the app runs, and stops when it stops', async () => {
     const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const metrics = new MetricsService();
+    const metrics = new MetricsService({ degraded: false } as RedisService);
     metrics.onModuleInit();
     expect(mapFinishReason('BRAND_NEW_REASON', false)).toBe('stop');
     mapFinishReason('BRAND_NEW_REASON', true);

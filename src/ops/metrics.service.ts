@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RedisService } from '../redis/redis.service.js';
 import { subscribeProviderSignals } from '../providers/signals.js';
 
 /** Prometheus metrics of this instance. Labels carry routes, statuses and providers: never keys or content. */
@@ -32,8 +33,17 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(private readonly redis: RedisService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'conflux_' });
+    const service = this.redis;
+    new Gauge({
+      name: 'conflux_redis_degraded',
+      help: '1 while Redis is configured but unreachable (limits and revocations per instance), else 0',
+      registers: [this.registry],
+      collect() {
+        this.set(service.degraded ? 1 : 0);
+      },
+    });
   }
 
   onModuleInit(): void {

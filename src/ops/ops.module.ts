@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { Lifecycle } from './lifecycle.service.js';
 import { MetricsService } from './metrics.service.js';
 import { OpsController } from './ops.controller.js';
 
@@ -7,7 +8,7 @@ import { OpsController } from './ops.controller.js';
 @Module({
   imports: [TerminusModule],
   controllers: [OpsController],
-  providers: [MetricsService],
-  exports: [MetricsService],
+  providers: [MetricsService, Lifecycle],
+  exports: [MetricsService, Lifecycle],
 })
 export class OpsModule {}

@@ -1,6 +1,7 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../common/clock.js';
+import type { RedisService } from '../redis/redis.service.js';
 
 interface Record {
   totalHits: number;
@@ -28,24 +29,43 @@ function record(hits: number, msLeft: number, limit: number): Record {
  * Fixed windows shared by every instance: window `floor(now / ttl)` on the clock, one Redis counter each, so N
  * instances share one exact count. The counter outlives its window by one more window: an instance whose clock
  * lags a little still counts into the same key instead of a fresh one.
+ *
+ * While Redis is down (degraded mode) each instance counts alone, up to its share of the limit: the limit divided
+ * by the number of instances Redis last knew. The limit then holds across instances as long as the load balancer
+ * spreads a key's requests evenly; no request gets a 5xx because Redis is away.
  */
 export class RedisWindowStorage implements ThrottlerStorage {
+  private readonly redis: Redis;
+  private readonly alone: MemoryWindowStorage;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly service: RedisService,
     private readonly clock: Clock,
   ) {
+    this.redis = service.client!;
     this.redis.defineCommand('confluxWindowIncr', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
+    this.alone = new MemoryWindowStorage(clock);
   }
 
   async increment(key: string, ttl: number, limit: number): Promise<Record> {
-    const incr = (
-      this.redis as unknown as { confluxWindowIncr(k: string, expireMs: number): Promise<number> }
-    ).confluxWindowIncr;
-    const now = this.clock.now();
-    const index = Math.floor(now / ttl);
-    const msLeft = (index + 1) * ttl - now;
-    const hits = await incr.call(this.redis, `conflux:rl:${key}:${index}`, msLeft + ttl);
-    return record(hits, msLeft, limit);
+    if (this.service.available) {
+      const incr = (
+        this.redis as unknown as { confluxWindowIncr(k: string, expireMs: number): Promise<number> }
+      ).confluxWindowIncr;
+      const now = this.clock.now();
+      const index = Math.floor(now / ttl);
+      const msLeft = (index + 1) * ttl - now;
+      try {
+        const hits = await incr.call(this.redis, `conflux:rl:${key}:${index}`, msLeft + ttl);
+        return record(hits, msLeft, limit);
+      } catch {
+        // Redis went away mid-request: this instance's share, below
+      }
+    }
+    const share = Math.max(1, Math.floor(limit / this.service.instances));
+    const own = await this.alone.increment(key, ttl, share);
+    // Said in the limit's terms, so x-ratelimit-remaining-requests stays meaningful.
+    return { ...own, totalHits: Math.ceil((own.totalHits * limit) / share) };
   }
 }
 

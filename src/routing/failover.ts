@@ -49,6 +49,8 @@ export interface Run {
   signal: AbortSignal;
   /** When the request arrived (ms), for the time to first token. */
   started: number;
+  /** Told of each candidate as the request goes to it. */
+  onAttempt?: (candidate: Candidate) => void;
 }
 
 type Attempt =
@@ -114,6 +116,7 @@ export class FailoverRunner {
       }
       attempts += 1;
       current = candidate;
+      run.onAttempt?.(candidate);
       const { provider, providerModel } = candidate.deployment;
       const began = Date.now();
       const abort = new AbortController();

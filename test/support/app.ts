@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getDataSourceToken } from '@nestjs/typeorm';
@@ -41,7 +44,16 @@ export async function startApp(
   const database = options.shareDatabaseWith
     ? { env: databaseEnvOf(options.shareDatabaseWith.config), drop: async () => undefined }
     : await freshDatabaseEnv();
-  const config = loadConfig({ ...BASE_ENV, ...database.env, PORT: '0', HOST: '127.0.0.1', ...env });
+  // Each app writes its settlement journal in a directory of its own (never the repository's ./data).
+  const journal = mkdtempSync(join(tmpdir(), 'conflux-journal-'));
+  const config = loadConfig({
+    ...BASE_ENV,
+    JOURNAL_DIR: journal,
+    ...database.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...env,
+  });
   let captured = '';
   const logStream = new PassThrough();
   logStream.on('data', (chunk: Buffer) => (captured += chunk.toString('utf8')));
@@ -57,6 +69,7 @@ export async function startApp(
     close: async () => {
       await app.close();
       await database.drop();
+      rmSync(journal, { recursive: true, force: true });
     },
   };
 }
