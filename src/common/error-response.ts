@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import { isUnreachable } from './unreachable.js';
 import { ERROR_SHAPES, ErrorCode, GatewayError, type OpenAiErrorBody } from './errors.js';
 
 export interface ErrorResponse {
@@ -72,6 +73,11 @@ export function toErrorResponse(exception: unknown, requestId: string): ErrorRes
   } else if (isFastifyError(exception)) {
     code = FASTIFY_CODES[exception.code] ?? statusToCode(exception.statusCode ?? 500);
     message = exception.statusCode && exception.statusCode < 500 ? exception.message : undefined;
+  } else if (isUnreachable(exception)) {
+    // The database (or Redis) is restarting or out of reach: a passing outage, not a bug.
+    code = ErrorCode.ServiceUnavailable;
+    message = 'The service is briefly unable to reach its database. Please retry shortly.';
+    headers = { 'retry-after': '2' };
   } else {
     code = ErrorCode.Internal;
   }
