@@ -50,8 +50,6 @@ interface Backend {
   close(): Promise<void>;
 }
 
-const HEARTBEAT_MS = 15_000;
-
 export function encodeRow(row: SettlementRow): string {
   return JSON.stringify(row, (_key, value: unknown) =>
     typeof value === 'bigint' ? { $big: value.toString() } : value,
@@ -75,6 +73,8 @@ class RedisBackend implements Backend {
   constructor(
     private readonly redis: RedisService,
     private readonly owner: string,
+    /** How long the heartbeat outlives the instance's last sign of life. */
+    private readonly timeoutMs: number,
   ) {}
 
   private get client() {
@@ -89,7 +89,7 @@ class RedisBackend implements Backend {
     await this.client
       .multi()
       .hset(`conflux:journal:${this.owner}`, ...fields)
-      .set(`conflux:instance:${this.owner}`, '1', 'PX', HEARTBEAT_MS * 2)
+      .set(`conflux:instance:${this.owner}`, '1', 'PX', this.timeoutMs)
       .exec();
   }
 
@@ -103,7 +103,7 @@ class RedisBackend implements Backend {
     if (entries.length > 0) {
       multi.hset(key, ...entries.flatMap((e) => [e.requestId, JSON.stringify(e)]));
     }
-    await multi.set(`conflux:instance:${this.owner}`, '1', 'PX', HEARTBEAT_MS * 2).exec();
+    await multi.set(`conflux:instance:${this.owner}`, '1', 'PX', this.timeoutMs).exec();
   }
 
   async orphans(): Promise<Orphans[]> {
@@ -299,7 +299,9 @@ export class SettlementJournal {
   private readonly where = new Map<string, Backend>();
 
   constructor(redis: RedisService, @Inject(CONFIG) config: Config, instance: Instance) {
-    this.redisBackend = redis.client ? new RedisBackend(redis, instance.id) : null;
+    this.redisBackend = redis.client
+      ? new RedisBackend(redis, instance.id, config.recovery.instanceTimeoutMs)
+      : null;
     this.fileBackend = new FileBackend(config.journalDir, instance.id);
   }
 

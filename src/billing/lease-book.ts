@@ -1,11 +1,10 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { Instance } from '../common/instance.js';
+import { CONFIG, type Config } from '../config/config.js';
 import { LeasesRepository, type Grant } from './leases.repository.js';
 import type { Hold } from './metering.types.js';
 
-/** A lease lives this long without renewal: an instance that dies gives its credit back within it. */
-export const LEASE_TTL_MS = 60_000;
 /** How often leases are renewed, idle ones given back, and expired ones (of any instance) reclaimed. */
 const KEEPER_INTERVAL_MS = 1_000;
 /** A lease not used for this long goes back to its account (all of it, or what in-flight requests do not need). */
@@ -54,13 +53,17 @@ export class LeaseBook implements OnModuleInit, OnModuleDestroy {
   private keeping = false;
 
   private readonly instanceId: string;
+  /** A lease lives this long without renewal (`LEASE_TTL_MS`): an instance that dies gives its credit back then. */
+  private readonly ttl: number;
 
   constructor(
     private readonly leases: LeasesRepository,
     private readonly clock: Clock,
     instance: Instance,
+    @Inject(CONFIG) config: Config,
   ) {
     this.instanceId = instance.id;
+    this.ttl = config.recovery.leaseTtlMs;
   }
 
   onModuleInit(): void {
@@ -165,7 +168,7 @@ export class LeaseBook implements OnModuleInit, OnModuleDestroy {
               }
               return needed - free;
             },
-            new Date(this.clock.now() + LEASE_TTL_MS),
+            new Date(this.clock.now() + this.ttl),
           );
         } catch (error) {
           // The database is out of reach: these requests cannot be admitted (the caller answers 503).
@@ -207,9 +210,9 @@ export class LeaseBook implements OnModuleInit, OnModuleDestroy {
     this.keeping = true;
     const now = this.clock.now();
     try {
-      if (now - this.lastRenew >= LEASE_TTL_MS / 4) {
+      if (now - this.lastRenew >= this.ttl / 4) {
         this.lastRenew = now;
-        const alive = await this.leases.renew(this.instanceId, new Date(now + LEASE_TTL_MS));
+        const alive = await this.leases.renew(this.instanceId, new Date(now + this.ttl));
         for (const lease of this.accounts.values()) {
           if (lease.leaseId !== null && !alive.has(lease.leaseId) && !lease.growing) {
             lease.leaseId = null; // expired and reclaimed: holds still out are settled without it

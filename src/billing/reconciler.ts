@@ -1,14 +1,20 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { costMicro, priceAt } from '../catalog/pricing.js';
 import { Clock } from '../common/clock.js';
 import { isUnreachable } from '../common/unreachable.js';
+import { CONFIG, type Config } from '../config/config.js';
 import { SettlementJournal, type InflightEntry } from './journal.js';
 import { SettlementRepository, type SettlementRow } from './settlement.repository.js';
 
 /** How often requests in flight are written down, and how often stopped instances' work is looked for. */
 const SNAPSHOT_MS = 1_000;
-const RECONCILE_MS = 30_000;
 
 /**
  * Requests in flight on this instance, written to the journal every second (counts only, no content), so
@@ -30,12 +36,13 @@ export class InflightRegistry implements OnApplicationBootstrap, OnModuleDestroy
     private readonly settlements: SettlementRepository,
     private readonly catalog: CatalogService,
     private readonly clock: Clock,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   onApplicationBootstrap(): void {
     this.snapshotTimer = setInterval(() => void this.snapshot(), SNAPSHOT_MS);
     this.snapshotTimer.unref();
-    this.reconcileTimer = setInterval(() => void this.reconcile(), RECONCILE_MS);
+    this.reconcileTimer = setInterval(() => void this.reconcile(), this.config.recovery.reconcileIntervalMs);
     this.reconcileTimer.unref();
     void this.reconcile(); // what the previous process on this directory (or a dead instance) left
   }

@@ -109,7 +109,7 @@ export class ChatService {
     if (flight.chain.length === 0) {
       throw unavailable(request.model, 0);
     }
-    flight.leave.push(this.gate.enter());
+    flight.leave.push(this.gate.enter(call.auth.key?.id ?? call.auth.accountId));
     flight.hold = await this.metering.reserve(call.auth, {
       models: [...new Set(flight.chain.map((c) => c.model))],
       prompt: flight.prompt,

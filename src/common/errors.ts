@@ -25,6 +25,8 @@ export enum ErrorCode {
   ServiceUnavailable = 'service_unavailable',
   /** A provider failure that is not retryable elsewhere (e.g. a stream that broke after the first byte). */
   UpstreamError = 'upstream_error',
+  /** Every candidate timed out (a hung provider and nothing to fail over to). */
+  UpstreamTimeout = 'upstream_timeout',
   Internal = 'internal_error',
 }
 
@@ -177,6 +179,12 @@ export const ERROR_SHAPES: Readonly<Record<ErrorCode, ErrorShape>> = {
     type: 'server_error',
     code: 'upstream_error',
     message: 'The provider failed while answering.',
+  },
+  [ErrorCode.UpstreamTimeout]: {
+    status: 504,
+    type: 'server_error',
+    code: 'upstream_timeout',
+    message: 'The provider did not answer in time.',
   },
   [ErrorCode.ServiceUnavailable]: {
     status: 503,

@@ -19,6 +19,15 @@ export interface Config {
   journalDir: string;
   /** After SIGTERM, how long requests in flight may run before they are stopped (and settled). */
   shutdownGraceMs: number;
+  /** What a crashed instance leaves behind, and how soon it is put right. */
+  recovery: {
+    /** A credit lease not renewed for this long goes back to its account. */
+    leaseTtlMs: number;
+    /** An instance silent for this long is taken for dead: its journal is finished by another. */
+    instanceTimeoutMs: number;
+    /** How often each instance looks for dead instances' unfinished work. */
+    reconcileIntervalMs: number;
+  };
   bodyLimitBytes: number;
   auth: {
     jwtSecret: string;
@@ -47,6 +56,8 @@ export interface Config {
     connections: number;
     /** Requests in flight to providers at once on this instance; past it a request is refused at once (503). */
     maxInFlight: number;
+    /** Requests of one API key in flight at once on this instance; past it the key gets 429. */
+    maxPerKey: number;
   };
   health: {
     /** How often one instance probes every enabled provider (the others read the shared result). */
@@ -201,6 +212,11 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     journalDir: str(env, 'JOURNAL_DIR', './data/journal'),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0),
+    recovery: {
+      leaseTtlMs: int(env, 'LEASE_TTL_MS', 60_000, 1_000),
+      instanceTimeoutMs: int(env, 'INSTANCE_TIMEOUT_MS', 30_000, 3_000),
+      reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 30_000, 1_000),
+    },
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
     auth: {
       jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),
@@ -228,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
       firstByteTimeoutMs: int(env, 'UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 60_000, 1),
       connections: int(env, 'UPSTREAM_CONNECTIONS', 4096, 1),
       maxInFlight: int(env, 'UPSTREAM_MAX_IN_FLIGHT', 4096, 1),
+      maxPerKey: int(env, 'KEY_MAX_CONCURRENT', 20, 1),
     },
     health: {
       probeIntervalMs,

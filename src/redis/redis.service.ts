@@ -27,6 +27,7 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
   private wasAvailable = true;
   private instanceCount = 1;
   private counter?: NodeJS.Timeout;
+  private closing = false;
 
   constructor(@Inject(CONFIG) config: Config) {
     const options = {
@@ -127,6 +128,7 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closing = true;
     clearInterval(this.counter);
     this.local.removeAllListeners();
     this.changes.removeAllListeners();
@@ -134,6 +136,9 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
   }
 
   private changed(): void {
+    if (this.closing) {
+      return;
+    }
     const now = this.available;
     if (now === this.wasAvailable) {
       return;

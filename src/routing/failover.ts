@@ -90,6 +90,7 @@ export class FailoverRunner {
   async run(run: Run): Promise<RunResult> {
     let attempts = 0;
     let authFailures = 0;
+    let timeouts = 0;
     let lastFailure: ProviderFailure | undefined;
     let refused: GatewayError | undefined;
     let current: Candidate | null = null;
@@ -152,6 +153,7 @@ export class FailoverRunner {
       if (!run.signal.aborted) {
         this.health.recordFailure(provider, providerModel, failure);
       }
+      timeouts += failure.code === 'timeout' ? 1 : 0;
       if (failure.kind === 'auth') {
         authFailures += 1;
         this.logger.error(
@@ -181,6 +183,17 @@ export class FailoverRunner {
           ErrorCode.UpstreamAuth,
           `The gateway could not authenticate with the provider of \`${run.request.model}\`. Operators have been alerted.`,
           { headers: { 'x-should-retry': 'false', 'x-conflux-attempts': String(attempts) } },
+        ),
+      );
+    }
+    if (attempts > 0 && timeouts === attempts) {
+      // Every provider tried hung past its timeout: 504, and the client may retry (it is not overloaded).
+      return failed(
+        new GatewayError(
+          ErrorCode.UpstreamTimeout,
+          `No provider of \`${run.request.model}\` answered within ${this.config.upstream.firstByteTimeoutMs} ms ` +
+            `(${attempts} attempts). Please retry.`,
+          { headers: { 'x-conflux-attempts': String(attempts) } },
         ),
       );
     }
@@ -221,11 +234,21 @@ export class FailoverRunner {
     upstream: UpstreamRequest,
     abort: AbortController,
   ): Promise<Attempt> {
-    const timer = setTimeout(() => abort.abort(), this.config.upstream.firstByteTimeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.config.upstream.firstByteTimeoutMs);
+    const timeout: ProviderFailure = {
+      kind: 'retryable',
+      status: 0,
+      message: 'The provider timed out before its first event.',
+      code: 'timeout',
+    };
     try {
       const res = await this.send(candidate.deployment.provider, upstream, abort.signal);
       if (isFailure(res)) {
-        return { failure: res };
+        return { failure: timedOut ? timeout : res };
       }
       if (res.status >= 400) {
         return { failure: adapter.mapError(res.status, await res.body.text(), res.headers) };
@@ -253,12 +276,14 @@ export class FailoverRunner {
       }
     } catch {
       return {
-        failure: {
-          kind: 'retryable',
-          status: 0,
-          message: 'The provider timed out before its first event.',
-          code: 'timeout',
-        },
+        failure: timedOut
+          ? timeout
+          : {
+              kind: 'retryable',
+              status: 0,
+              message: 'The stream broke before its first event.',
+              code: 'connection_error',
+            },
       };
     } finally {
       clearTimeout(timer);

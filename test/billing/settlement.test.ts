@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LEASE_TTL_MS, LeaseBook } from '../../src/billing/lease-book.js';
+import { LeaseBook } from '../../src/billing/lease-book.js';
 import { MeteringService } from '../../src/billing/metering.service.js';
 import { ManualClock } from '../../src/common/clock.js';
 import type { Fakes } from '../fakes/index.js';
@@ -228,17 +228,18 @@ describe('billing periods and crashed instances', () => {
 
   it('gives back the credit a crashed instance leased once its lease expires, and not before', async () => {
     const { accountId } = await signup(t);
+    const ttl = t.config.recovery.leaseTtlMs;
     // What an instance that died mid-request leaves: a lease on the account, held, never renewed again.
     await t.db.query(`UPDATE accounts SET held_micro = 777 WHERE id = $1`, [accountId]);
     await t.db.query(
       `INSERT INTO credit_leases (account_id, instance_id, amount_micro, expires_at) VALUES ($1, 'inst_dead', 777, $2)`,
-      [accountId, new Date(clock.now() + LEASE_TTL_MS)],
+      [accountId, new Date(clock.now() + ttl)],
     );
     const book = t.app.get(LeaseBook);
-    clock.advance(LEASE_TTL_MS - 1);
+    clock.advance(ttl - 1);
     await book.keep();
     expect(await money(t, accountId)).toMatchObject({ held: 777n, holds: 1 });
-    clock.advance(LEASE_TTL_MS);
+    clock.advance(ttl);
     await book.keep();
     expect(await money(t, accountId)).toMatchObject({ balance: 500n * MICRO, held: 0n, holds: 0 });
   });

@@ -150,8 +150,11 @@ export class Cluster {
             REDIS_URL: redis.url,
             JWT_SECRET,
             RATE_LIMIT_RPM: String(options.rateLimitRpm ?? 60),
-            // the suite signs up many accounts from one address
+            // the suite signs up many accounts from one address, and sends bursts on one key
             AUTH_RATE_LIMIT_RPM: '100000',
+            KEY_MAX_CONCURRENT: '100000',
+            // each instance's own journal directory (used while Redis is down)
+            JOURNAL_DIR: path.join(dir, `journal-${index}`),
             ...fakesEnv,
             ...options.env,
             ...options.instanceEnv?.(index),

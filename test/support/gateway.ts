@@ -25,11 +25,12 @@ export interface GatewayOptions {
   clock?: Clock;
 }
 
-/** Environment of every chat suite: a high per-key limit (these suites send hundreds of requests per key). */
+/** Environment of every chat suite: high per-key limits (these suites send hundreds of requests per key). */
 export function gatewayEnv(fakes: Fakes, extra: Record<string, string> = {}): Record<string, string> {
   return {
     ...fakes.env,
     RATE_LIMIT_RPM: '100000',
+    KEY_MAX_CONCURRENT: '100000',
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...extra,
   };
