@@ -17,7 +17,7 @@ function facts(overrides: Partial<SettleFacts> = {}): SettleFacts {
     httpStatus: 200,
     reported: { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 },
     delivered: 'one two three',
-    prompt: { upper: 30, count: () => Promise.resolve(7) },
+    prompt: { upper: 30, count: () => Promise.resolve(7), exact: () => Promise.resolve(7) },
     streamed: false,
     attempts: 1,
     startedAt: 0,

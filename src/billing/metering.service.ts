@@ -94,7 +94,8 @@ export class MeteringService {
     if (hold) {
       this.leases.settled(hold);
     }
-    return { ...billable, costMicro: record.costMicro, remainingMicro: landing.balanceMicro };
+    // What the client is told it cost is what it was charged (a Free request never more than its hold).
+    return { ...billable, costMicro: facts.test ? 0n : charge, remainingMicro: landing.balanceMicro };
   }
 
   @Interval('billing-periods', 60_000)

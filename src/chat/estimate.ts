@@ -83,7 +83,7 @@ function partTokens(request: ChatCompletionRequest): number {
 export class PromptSize implements PromptTokens {
   readonly upper: number;
   private readonly parts: number;
-  private counted: Promise<number> | undefined;
+  private counted: Promise<number | null> | undefined;
   /** The tokenizer's count once known (else undefined). */
   known: number | undefined;
 
@@ -96,12 +96,17 @@ export class PromptSize implements PromptTokens {
     this.upper = bytes + this.parts;
   }
 
-  /** The tokenizer's count (memoized), or the upper bound when counting would cost too much CPU. */
-  count(): Promise<number> {
+  /** The tokenizer's count (memoized), or null when counting would cost too much CPU (a hostile prompt). */
+  exact(): Promise<number | null> {
     this.counted ??= countTokensAsync(requestTexts(this.request)).then((text) => {
-      this.known = text === null ? this.upper : text + this.parts;
-      return this.known;
+      this.known = text === null ? undefined : text + this.parts;
+      return this.known ?? null;
     });
     return this.counted;
+  }
+
+  /** The tokenizer's count, or the upper bound when it could not be afforded. */
+  async count(): Promise<number> {
+    return (await this.exact()) ?? this.upper;
   }
 }

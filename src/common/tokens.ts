@@ -14,7 +14,10 @@ const SLICE = 512;
 /** A prompt's size in tokens: a cheap upper bound at once, and the tokenizer's count on demand. */
 export interface PromptTokens {
   readonly upper: number;
+  /** The tokenizer's count, or the upper bound when it could not be afforded. */
   count(): Promise<number>;
+  /** The tokenizer's count, or null when it could not be afforded (the prompt is too costly to count). */
+  exact(): Promise<number | null>;
 }
 
 /** Counts one text synchronously, slice by slice: for short texts (a stream delta, a tool name). */

@@ -35,7 +35,8 @@ export class RoutePlanner {
     // The bound tells at once that a prompt fits; only one that may not is counted with the tokenizer.
     const output = request.max_completion_tokens ?? request.max_tokens ?? 0;
     const smallest = Math.min(...chain.flatMap((m) => m.deployments.map((d) => d.contextWindow)));
-    const promptTokens = prompt.upper + output > smallest ? await prompt.count() : prompt.upper;
+    // A prompt too costly to count is left to the provider to measure (0: no context check here).
+    const promptTokens = prompt.upper + output > smallest ? ((await prompt.exact()) ?? 0) : prompt.upper;
     return feasibleCandidates({
       request,
       chain,

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Fakes } from '../fakes/index.js';
 import { useGateway } from '../support/gateway.js';
 import { call, createKey, signup, type TestApp } from '../support/app.js';
-import { MICRO, money, setBalance, usageEvents } from '../support/billing.js';
+import { MICRO, ledger, money, setBalance, usageEvents } from '../support/billing.js';
 
 // gpt-6-luna (and its fallback claude-haiku-5-5) cost 10 µcr per prompt token and 50 per completion token. The
 // prompt below is 5 tokens and the fakes answer exactly max_tokens tokens, so with max_tokens 199 a request holds
@@ -148,5 +148,52 @@ describe('admission: holds, 402 and exact balances', () => {
       );
     }
     expect((await money(t, accountId)).ledger).toBe(500n * MICRO - 2n * COST);
+  });
+});
+
+describe('a Free request the provider counts beyond its hold', () => {
+  const g = useGateway();
+
+  it('counts a file in the hold, charges at most the hold, and writes the rest off: the balance never goes below zero', async () => {
+    const { token, accountId } = await signup(g.t);
+    const { key } = await createKey(g.t, token, 'live');
+    // claude-haiku-5-5: 10 µcr per prompt token, 50 per completion token. The hold counts the 5 text tokens and
+    // the file at its 1,000-token allowance: (5 + 1,000) × 10 + 10 × 50 = 10,550 µcr. The provider counts the
+    // document as a 2,500-token page: (5 + 2,500) × 10 + 10 × 50 = 25,550 µcr.
+    await setBalance(g.t, accountId, 12_000n);
+    const res = await call(
+      g.t,
+      'POST',
+      '/v1/chat/completions',
+      {
+        model: 'claude-haiku-5-5',
+        max_tokens: 10,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: PROMPT },
+              {
+                type: 'file',
+                file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' },
+              },
+            ],
+          },
+        ],
+      },
+      key,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-conflux-cost-credits')).toBe('0.01055');
+    const m = await money(g.t, accountId);
+    expect(m).toEqual({ balance: 1_450n, held: 0n, ledger: 1_450n, holds: 0 });
+    const entries = await ledger(g.t, accountId);
+    expect(entries.find((e) => e.kind === 'usage')?.amount).toBe('-25550');
+    expect(entries.find((e) => e.reference.startsWith('writeoff:'))).toMatchObject({
+      kind: 'adjustment',
+      amount: '15000',
+    });
+    // The next request does not fit what is left: 402, not a negative balance.
+    expect((await call(g.t, 'POST', '/v1/chat/completions', EXACT, key)).status).toBe(402);
   });
 });

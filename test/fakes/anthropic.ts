@@ -73,6 +73,12 @@ function errorType(status: number): string {
   return ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
 }
 
+/**
+ * What a document costs at Anthropic: its pages are read as text and as images, about 1,500–3,000 tokens a page.
+ * The fake counts every PDF as a 2,500-token page, whatever its size, as the real API would for a one-page file.
+ */
+export const DOCUMENT_TOKENS = 2_500;
+
 function blocksOf(content: string | NativeBlock[] | undefined): NativeBlock[] {
   if (content === undefined) {
     return [];
@@ -213,6 +219,10 @@ class AnthropicProtocol implements FakeProtocol {
         last?.role === 'user' && !blocksOf(last.content).some((block) => block.type === 'tool_result'),
       json: native.output_config?.format !== undefined,
       n: 1,
+      partTokens:
+        DOCUMENT_TOKENS *
+        messages.flatMap((message) => blocksOf(message.content)).filter((block) => block.type === 'document')
+          .length,
     };
     const rejected = rejection(native);
     if (rejected) {

@@ -69,6 +69,8 @@ export interface ChatIntent {
   lastFromUser: boolean;
   json: boolean;
   n: number;
+  /** Tokens of parts that are not text (documents, images), as the provider counts them. */
+  partTokens?: number;
 }
 
 export interface FakeProtocol {
@@ -113,7 +115,7 @@ export function completionPieces(intent: ChatIntent): string[] {
 }
 
 export function promptTokens(intent: ChatIntent): number {
-  return countTexts(intent.promptTexts);
+  return countTexts(intent.promptTexts) + (intent.partTokens ?? 0);
 }
 
 /** Whether the deterministic answer is a tool call. */
