@@ -16,9 +16,18 @@ const IDLE_MS = 2_000;
  */
 const RICH_FACTOR = 100n;
 
+/** What a request asks of the lease: exactly `min` (= `max`), or as much as it can get between the two. */
+export interface Ask {
+  min: bigint;
+  max: bigint;
+}
+
+/** A hold, or a refusal saying what the account had available. */
+export type Admission = { hold: Hold } | { hold: null; availableMicro: bigint };
+
 interface Waiter {
-  amount: bigint;
-  resolve: (hold: Hold | null) => void;
+  ask: Ask;
+  resolve: (admission: Admission) => void;
   reject: (error: unknown) => void;
 }
 
@@ -76,22 +85,25 @@ export class LeaseBook implements OnModuleInit, OnModuleDestroy {
     await this.giveBackAll();
   }
 
-  /** Admits a hold of `amount` against the account's lease (growing it when needed), or null: out of credit. */
-  admit(accountId: string, amount: bigint): Promise<Hold | null> {
+  /**
+   * Admits a hold against the account's lease (growing it when needed): `ask.max` when the account has it, else as
+   * much as it has down to `ask.min`; or a refusal when it has less than `ask.min` available.
+   */
+  admit(accountId: string, ask: Ask): Promise<Admission> {
     const lease = this.lease(accountId);
     const now = this.clock.now();
     lease.lastUsed = now;
     if (now - lease.second.start >= 1000) {
       lease.second = { start: now, sum: 0n, count: 0 };
     }
-    lease.second.sum += amount;
+    lease.second.sum += ask.max;
     lease.second.count += 1;
-    if (!lease.growing && lease.waiting.length === 0 && lease.granted - lease.inUse >= amount) {
-      lease.inUse += amount;
-      return Promise.resolve({ accountId, leaseId: lease.leaseId, amountMicro: amount });
+    if (!lease.growing && lease.waiting.length === 0 && lease.granted - lease.inUse >= ask.max) {
+      lease.inUse += ask.max;
+      return Promise.resolve({ hold: { accountId, leaseId: lease.leaseId, amountMicro: ask.max } });
     }
-    return new Promise<Hold | null>((resolve, reject) => {
-      lease.waiting.push({ amount, resolve, reject });
+    return new Promise<Admission>((resolve, reject) => {
+      lease.waiting.push({ ask, resolve, reject });
       if (!lease.growing) {
         void this.grow(lease);
       }
@@ -146,7 +158,7 @@ export class LeaseBook implements OnModuleInit, OnModuleDestroy {
         const batch = lease.waiting;
         lease.waiting = [];
         const free = lease.granted - lease.inUse;
-        const demand = batch.reduce((sum, w) => sum + w.amount, 0n);
+        const demand = batch.reduce((sum, w) => sum + w.ask.max, 0n);
         const surplus = lease.second.count >= 20 ? lease.second.sum : 0n;
         let grant: Grant;
         try {
@@ -160,10 +172,11 @@ export class LeaseBook implements OnModuleInit, OnModuleDestroy {
               }
               let room = free + available;
               let needed = 0n;
-              for (const waiter of batch) {
-                if (waiter.amount <= room) {
-                  room -= waiter.amount;
-                  needed += waiter.amount;
+              for (const { ask } of batch) {
+                const take = ask.max < room ? ask.max : room;
+                if (take >= ask.min) {
+                  room -= take;
+                  needed += take;
                 }
               }
               return needed - free;
@@ -184,16 +197,16 @@ export class LeaseBook implements OnModuleInit, OnModuleDestroy {
           }
           lease.granted += grant.grantedMicro;
         }
-        for (const waiter of batch) {
-          if (lease.granted - lease.inUse >= waiter.amount) {
-            lease.inUse += waiter.amount;
-            waiter.resolve({
-              accountId: lease.accountId,
-              leaseId: lease.leaseId,
-              amountMicro: waiter.amount,
-            });
+        // What the account has beyond this lease, after this grant: told to a request it cannot admit.
+        const elsewhere = grant.availableMicro - grant.grantedMicro;
+        for (const { ask, resolve } of batch) {
+          const room = lease.granted - lease.inUse;
+          const take = ask.max < room ? ask.max : room;
+          if (take >= ask.min) {
+            lease.inUse += take;
+            resolve({ hold: { accountId: lease.accountId, leaseId: lease.leaseId, amountMicro: take } });
           } else {
-            waiter.resolve(null); // the account has less available than this request may cost
+            resolve({ hold: null, availableMicro: (room > 0n ? room : 0n) + elsewhere });
           }
         }
       }

@@ -7,7 +7,7 @@ import { ErrorCode, GatewayError } from '../common/errors.js';
 import { billableUsage, needsPromptEstimate, usageRecord } from './billable.js';
 import { BillingRepository } from './billing.repository.js';
 import { LeaseBook } from './lease-book.js';
-import type { Demand, Hold, SettleFacts, Settlement } from './metering.types.js';
+import type { Demand, Hold, Reservation, SettleFacts, Settlement } from './metering.types.js';
 import { formatCredits } from '../catalog/credits.js';
 import { includedMicro } from './plans.js';
 import type { InflightEntry } from './journal.js';
@@ -16,6 +16,8 @@ import { SettlementBatcher, type Landing } from './settlement.batcher.js';
 
 /** A hold this many times smaller than the lease's free credit is sized on the prompt's cheap upper bound. */
 const TIGHT_FACTOR = 1000n;
+/** A request that set no output limit is refused only when the balance cannot pay for this many tokens. */
+const MIN_OUTPUT_TOKENS = 1_024;
 
 /**
  * Admission and settlement. Before a live request on the Free plan reaches a provider its worst-case cost is held
@@ -36,28 +38,58 @@ export class MeteringService {
     private readonly clock: Clock,
   ) {}
 
-  /** Holds the request's worst-case cost (Free plan), or refuses it with 402 when the balance cannot cover it. */
-  async reserve(auth: AuthContext, demand: Demand): Promise<Hold | null> {
+  /**
+   * Holds the request's worst-case cost (Free plan), or refuses it with 402 when the balance cannot cover it. A
+   * request that set no output limit gets the largest one the balance and the model allow, held exactly; it is
+   * refused only when even `MIN_OUTPUT_TOKENS` are not affordable. Paid plans hold nothing (overage).
+   */
+  async reserve(auth: AuthContext, demand: Demand): Promise<Reservation> {
     if (auth.key?.kind === 'test' || auth.plan !== 'free') {
-      return null;
+      return { hold: null };
     }
-    let amount = this.worstCase(demand, demand.prompt.upper);
-    if (amount * TIGHT_FACTOR > this.leases.free(auth.accountId)) {
-      // Near the end of the lease the bound may refuse what fits: size the hold on the tokenizer's count.
-      amount = this.worstCase(demand, await demand.prompt.count());
+    const flexible = demand.maxOutputTokens === null;
+    const most = demand.maxOutputTokens ?? demand.modelMaxOutputTokens;
+    const least = flexible ? Math.min(MIN_OUTPUT_TOKENS, most) : most;
+    let prompt = demand.prompt.upper;
+    if (this.worstCase(demand, prompt, most) * TIGHT_FACTOR > this.leases.free(auth.accountId)) {
+      // Near the end of the balance the bound may refuse what fits: size the hold on the tokenizer's count.
+      prompt = await demand.prompt.count();
     }
-    const hold = await this.leases.admit(auth.accountId, amount);
-    if (!hold) {
-      const output = demand.maxOutputTokens * demand.choices;
+    const ask = { min: this.worstCase(demand, prompt, least), max: this.worstCase(demand, prompt, most) };
+    const admission = await this.leases.admit(auth.accountId, ask);
+    if (!admission.hold) {
+      const model = demand.models[0].id;
       throw new GatewayError(
         ErrorCode.InsufficientQuota,
-        `You don't have enough credits for this request: it may cost up to ${formatCredits(amount)} credits ` +
-          `(the prompt plus ${output} completion tokens at ${demand.models[0].id}'s price). Lower max_tokens, ` +
+        `You don't have enough credits for this request: it needs ${flexible ? 'at least' : 'up to'} ` +
+          `${formatCredits(ask.min)} credits ` +
+          `(${prompt} prompt tokens and ${least * demand.choices} completion tokens at ${model}'s price) and ` +
+          `your balance has ${formatCredits(admission.availableMicro)} available. ` +
+          (flexible ? '' : 'Lower max_tokens, ') +
           'upgrade your plan, or wait for your next billing period.',
         { headers: { 'x-should-retry': 'false' } },
       );
     }
-    return hold;
+    const hold = admission.hold;
+    if (!flexible || hold.amountMicro >= ask.max) {
+      return { hold };
+    }
+    return { hold, maxOutputTokens: this.outputWithin(demand, prompt, hold.amountMicro, least, most) };
+  }
+
+  /** The largest output per choice whose worst case fits in `amount` (between `least` and `most`). */
+  private outputWithin(demand: Demand, prompt: number, amount: bigint, least: number, most: number): number {
+    let low = least;
+    let high = most;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if (this.worstCase(demand, prompt, mid) <= amount) {
+        low = mid;
+      } else {
+        high = mid - 1;
+      }
+    }
+    return low;
   }
 
   /** Keeps the request in the in-flight journal until it is settled (call the returned function then). */
@@ -107,12 +139,11 @@ export class MeteringService {
     return count;
   }
 
-  /** The dearest model that may serve it: a failover to a pricier fallback still fits in the hold. */
-  private worstCase(demand: Demand, promptTokens: number): bigint {
+  /** The dearest model that may serve it (a failover to a pricier fallback still fits in the hold), every choice to `output`. */
+  private worstCase(demand: Demand, promptTokens: number, output: number): bigint {
     const now = this.clock.date();
-    const output = demand.maxOutputTokens * demand.choices;
     return demand.models.reduce((max, m) => {
-      const cost = worstCaseMicro(m, promptTokens, Math.min(output, m.maxOutputTokens * demand.choices), now);
+      const cost = worstCaseMicro(m, promptTokens, Math.min(output, m.maxOutputTokens) * demand.choices, now);
       return cost > max ? cost : max;
     }, 0n);
   }

@@ -18,10 +18,19 @@ export interface Demand {
   /** Every model the request may be served by (its fallbacks included): the hold covers the dearest. */
   models: readonly CatalogModel[];
   prompt: PromptTokens;
-  /** Output tokens per choice (the client's `max_tokens`, or the model's maximum). */
-  maxOutputTokens: number;
+  /** Output tokens per choice the client asked for at most (`max_tokens`), or null when it set no limit. */
+  maxOutputTokens: number | null;
+  /** The most output tokens per choice the requested model can give (the limit when the client set none). */
+  modelMaxOutputTokens: number;
   /** Choices asked for (`n`): every one may run to `maxOutputTokens`. */
   choices: number;
+}
+
+/** What admission came to: the hold (Free plan), and the output limit chosen when the client set none. */
+export interface Reservation {
+  hold: Hold | null;
+  /** Set when the client gave no `max_tokens`: the most output the balance (and the model) allows. */
+  maxOutputTokens?: number;
 }
 
 /**

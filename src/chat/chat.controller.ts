@@ -30,6 +30,13 @@ export class ChatController {
     description: 'Replays a completed request without a new charge',
   })
   @ApiHeader({
+    name: 'x-conflux-strict-params',
+    required: false,
+    description:
+      '`true`: a sampling parameter the serving provider cannot take (temperature, top_p, penalties, seed) is a ' +
+      '400 naming it instead of being left out (the answer lists what was left out in `x-conflux-dropped-params`)',
+  })
+  @ApiHeader({
     name: 'x-conflux-mock',
     required: false,
     description: 'Test keys only: rate_limit, server_error or failover',
@@ -58,11 +65,25 @@ export class ChatController {
       body,
       requestId: request.id,
       mock: typeof mock === 'string' ? mock : undefined,
+      strictParams: strictHeader(request.headers['x-conflux-strict-params']),
       idempotencyKey: idempotencyHeader(idempotencyKey),
       rawKey: request.headers.authorization?.replace(/^Bearer\s+/i, '').trim() ?? '',
       reply,
     });
   }
+}
+
+/** `x-conflux-strict-params`: `true` or `false` (absent: false); anything else is a 400 naming it. */
+function strictHeader(value: string | string[] | undefined): boolean {
+  if (value === undefined) {
+    return false;
+  }
+  if (value === 'true' || value === 'false') {
+    return value === 'true';
+  }
+  throw new GatewayError(ErrorCode.InvalidRequest, 'x-conflux-strict-params must be true or false.', {
+    param: 'x-conflux-strict-params',
+  });
 }
 
 /** One Idempotency-Key, or none; an empty or repeated header is a 400 rather than silently ignored. */

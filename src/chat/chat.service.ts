@@ -95,7 +95,10 @@ export class ChatService {
     const mock = test ? mockBehaviour(call.mock) : null;
     const prompt = new PromptSize(request);
     const saved = await this.toolState.load(call, request);
-    const chain = await this.routes.feasible(request, prompt, saved, test);
+    const chain = await this.routes.feasible(request, prompt, saved, {
+      anyProvider: test,
+      strict: call.strictParams,
+    });
     return newFlight(call, request, mock, prompt, chain);
   }
 
@@ -110,13 +113,21 @@ export class ChatService {
       throw unavailable(request.model, 0);
     }
     flight.leave.push(this.gate.enter(call.auth.key?.id ?? call.auth.accountId));
-    flight.hold = await this.metering.reserve(call.auth, {
+    const limit = request.max_completion_tokens ?? request.max_tokens ?? null;
+    const reservation = await this.metering.reserve(call.auth, {
       models: [...new Set(flight.chain.map((c) => c.model))],
       prompt: flight.prompt,
-      maxOutputTokens:
-        request.max_completion_tokens ?? request.max_tokens ?? flight.chain[0].model.maxOutputTokens,
+      maxOutputTokens: limit,
+      modelMaxOutputTokens: flight.chain[0].model.maxOutputTokens,
       choices: request.n ?? 1,
     });
+    flight.hold = reservation.hold;
+    if (reservation.maxOutputTokens !== undefined) {
+      // No limit set and the balance cannot pay for the model's maximum: the provider is asked for what it can.
+      flight.request = { ...request, max_completion_tokens: reservation.maxOutputTokens };
+      flight.chain = flight.chain.map((c) => ({ ...c, upstream: undefined }));
+      flight.headers['x-conflux-max-tokens'] = String(reservation.maxOutputTokens);
+    }
     flight.leave.push(this.metering.follow(call.requestId, () => inflightEntry(flight)));
   }
 
@@ -130,7 +141,8 @@ export class ChatService {
       flight.current = { candidate, attempts: flight.current.attempts + 1, ttftMs: null };
     };
     const signal = AbortSignal.any([flight.client.signal, flight.stop.signal]);
-    return this.runner.run({ chain, request, stream, signal, started, onAttempt });
+    const build = (c: Candidate) => this.routes.build(request, c, flight.call.strictParams);
+    return this.runner.run({ chain, request, stream, signal, started, onAttempt, build });
   }
 
   private async answer(flight: Flight, run: Extract<RunResult, { kind: 'json' }>): Promise<void> {
@@ -139,7 +151,7 @@ export class ChatService {
       ...delivery,
       httpStatus: 200,
     });
-    const answer = completionAnswer(flight.call.requestId, run, settlement);
+    const answer = completionAnswer(flight.call.requestId, run, settlement, flight.headers);
     const claim = flight.claim;
     await this.bookkeeping(
       flight,
@@ -152,7 +164,9 @@ export class ChatService {
   private async relay(flight: Flight, run: Extract<RunResult, { kind: 'stream' }>): Promise<void> {
     const { reply, requestId } = flight.call;
     const includeUsage = flight.request.stream_options?.include_usage === true;
-    const stream = new RelayedStream(reply, requestId, run, includeUsage, {
+    const stream = new RelayedStream(reply, requestId, run, {
+      includeUsage,
+      headers: flight.headers,
       clientGone: () => flight.client.signal.aborted,
       stopped: () => flight.stop.signal.aborted,
     });

@@ -15,6 +15,8 @@ export interface ChatCall {
   requestId: string;
   /** `x-conflux-mock`: simulated behaviour for test keys. */
   mock?: string;
+  /** `x-conflux-strict-params: true`: a parameter a provider cannot take is a 400, never left out. */
+  strictParams: boolean;
   /** The `Idempotency-Key` header, and the raw API key that seals the stored answer. */
   idempotencyKey?: string;
   rawKey: string;
@@ -45,6 +47,8 @@ export interface Flight {
   /** The candidate the request is with now, and what it has delivered (for the in-flight journal). */
   current: { candidate: Candidate | null; attempts: number; ttftMs: number | null };
   progress: () => { reported?: Usage; deliveredTokens: number };
+  /** Headers the answer carries beyond what served it (the output limit chosen for the client, …). */
+  headers: Record<string, string>;
 }
 
 /** A request that passed validation, before anything is held or asked of a provider. */
@@ -69,6 +73,7 @@ export function newFlight(
     leave: [],
     current: { candidate: null, attempts: 0, ttftMs: null },
     progress: () => ({ deliveredTokens: 0 }),
+    headers: {},
   };
 }
 

@@ -31,12 +31,16 @@ export function routingHeaders(
   requestId: string,
   candidate: Candidate,
   attempts: number,
+  extra: Record<string, string> = {},
 ): Record<string, string> {
   return {
+    ...extra,
     'x-request-id': requestId,
     'x-conflux-provider': candidate.deployment.provider,
     'x-conflux-model': candidate.model.id,
     'x-conflux-attempts': String(attempts),
+    // Sampling knobs this provider cannot take, left out rather than refused (x-conflux-strict-params refuses).
+    ...(candidate.dropped?.length ? { 'x-conflux-dropped-params': candidate.dropped.join(', ') } : {}),
   };
 }
 
@@ -57,12 +61,13 @@ export function completionAnswer(
   requestId: string,
   run: JsonRun,
   settlement: Settlement,
+  extra: Record<string, string> = {},
 ): StoredAnswer & { body: ChatCompletion } {
   const usage: Usage = { ...settlement.usage!, cost_credits: formatCredits(settlement.costMicro) };
   return {
     status: 200,
     headers: {
-      ...routingHeaders(requestId, run.candidate, run.attempts),
+      ...routingHeaders(requestId, run.candidate, run.attempts, extra),
       'x-conflux-cost-credits': usage.cost_credits!,
       ...(settlement.remainingMicro !== null
         ? { 'x-conflux-credits-remaining': formatCredits(settlement.remainingMicro) }
@@ -101,10 +106,14 @@ export class RelayedStream {
     private readonly reply: FastifyReply,
     private readonly requestId: string,
     private readonly run: StreamRun,
-    private readonly includeUsage: boolean,
-    private readonly ended: { clientGone: () => boolean; stopped: () => boolean },
+    private readonly options: {
+      includeUsage: boolean;
+      headers: Record<string, string>;
+      clientGone: () => boolean;
+      stopped: () => boolean;
+    },
   ) {
-    this.builder = new ChunkBuilder(newCompletionId(), run.candidate.model.id, includeUsage);
+    this.builder = new ChunkBuilder(newCompletionId(), run.candidate.model.id, options.includeUsage);
     this.writer = new SseWriter(reply.raw);
   }
 
@@ -130,7 +139,7 @@ export class RelayedStream {
     this.reply.hijack();
     this.writer.open({
       ...earlier,
-      ...routingHeaders(this.requestId, this.run.candidate, this.run.attempts),
+      ...routingHeaders(this.requestId, this.run.candidate, this.run.attempts, this.options.headers),
     });
     const toolState: Array<[string, ToolCallState]> = [];
     const write = (part: StreamPart) => {
@@ -159,7 +168,7 @@ export class RelayedStream {
     } finally {
       this.run.cancel();
     }
-    const aborted = this.ended.clientGone();
+    const aborted = this.options.clientGone();
     const complete = this.builder.complete && !this.failure && !aborted;
     if (!complete && !aborted) {
       this.run.broke(
@@ -186,14 +195,14 @@ export class RelayedStream {
   finish(settlement: Settlement): void {
     if (this.outcome?.status === 'completed') {
       const usage: Usage = { ...settlement.usage!, cost_credits: formatCredits(settlement.costMicro) };
-      if (this.includeUsage) {
+      if (this.options.includeUsage) {
         this.writer.send(this.builder.usageChunk(usage));
       }
       this.writer.done();
     } else if (this.outcome?.status === 'cut') {
       const error = new GatewayError(
         ErrorCode.UpstreamError,
-        this.ended.stopped()
+        this.options.stopped()
           ? 'This gateway instance is shutting down and ended the stream early. What was delivered is billed; ' +
               'retry the request.'
           : this.failure

@@ -17,6 +17,7 @@ function feasible(
     chain: catalog.chain(full.model),
     promptTokens: options.prompt ?? 10,
     enabled: options.enabled ?? (() => true),
+    droppable: new Set(),
     context: (deployment) => ({
       deployment,
       config: { id: deployment.provider, baseUrl: 'fake://', apiKey: 'k' },

@@ -16,6 +16,8 @@ export interface Candidate {
   ctx: MapContext;
   /** The provider request, when already built (the requested model's deployments are built while checking). */
   upstream?: UpstreamRequest;
+  /** Sampling parameters left out of the provider request because this deployment cannot take them. */
+  dropped?: string[];
 }
 
 /** Why a deployment was left out: a reason code, not an error object (most requests skip none). */
@@ -35,6 +37,8 @@ export interface FeasibilityInput {
   context: (deployment: CatalogDeployment) => MapContext;
   /** Maps the request for a deployment; throws `GatewayError` when that provider cannot honour it. */
   build: (candidate: Candidate) => UpstreamRequest;
+  /** Parameters a deployment that cannot take them leaves out (sampling knobs) instead of refusing the request. */
+  droppable: ReadonlySet<string>;
 }
 
 /** Request parameters that are "set" (a client sending the default null does not use the parameter). */
@@ -76,8 +80,9 @@ function deploymentSkip(
   request: ChatCompletionRequest,
   used: readonly string[],
   promptTokens: number,
+  droppable: ReadonlySet<string>,
 ): Skip | null {
-  const param = used.find((p) => deployment.unsupportedParams.includes(p));
+  const param = used.find((p) => deployment.unsupportedParams.includes(p) && !droppable.has(p));
   if (param) {
     return { reason: 'parameter', param };
   }
@@ -155,7 +160,7 @@ export function feasibleCandidates(input: FeasibilityInput): Candidate[] {
     let mapped = 0;
     let refusedByAdapter: GatewayError | null = null;
     model.deployments.forEach((deployment, order) => {
-      const skip = deploymentSkip(deployment, request, used, promptTokens);
+      const skip = deploymentSkip(deployment, request, used, promptTokens, input.droppable);
       if (skip) {
         skips.push(skip);
         return;

@@ -108,6 +108,7 @@ function chain(model: string, request: ChatCompletionRequest): Candidate[] {
     chain: catalog.chain(model),
     promptTokens: 10,
     enabled: () => true,
+    droppable: new Set(),
     context: (deployment) => ({
       deployment,
       config: { id: deployment.provider, baseUrl: 'fake://', apiKey: 'k' },

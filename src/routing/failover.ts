@@ -51,6 +51,8 @@ export interface Run {
   started: number;
   /** Told of each candidate as the request goes to it. */
   onAttempt?: (candidate: Candidate) => void;
+  /** Builds a candidate's provider request when feasibility did not (fallback models); the adapter's by default. */
+  build?: (candidate: Candidate) => UpstreamRequest;
 }
 
 type Attempt =
@@ -107,7 +109,11 @@ export class FailoverRunner {
       const adapter = this.adapters[candidate.deployment.provider];
       let upstream: UpstreamRequest;
       try {
-        upstream = candidate.upstream ?? adapter.buildChatRequest(run.request, run.stream, candidate.ctx);
+        upstream =
+          candidate.upstream ??
+          (run.build
+            ? run.build(candidate)
+            : adapter.buildChatRequest(run.request, run.stream, candidate.ctx));
       } catch (error) {
         if (error instanceof GatewayError) {
           refused ??= error; // this fallback cannot honour the request: try the next one

@@ -1,14 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { priceAt } from '../catalog/pricing.js';
+import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { PromptTokens } from '../common/tokens.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ProviderHealth } from '../health/provider-health.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
 import type { ProviderId } from '../common/provider-ids.js';
-import type { ProviderAdapter, ToolCallState } from '../providers/types.js';
+import type { ProviderAdapter, ToolCallState, UpstreamRequest } from '../providers/types.js';
 import { feasibleCandidates, rank, type Candidate } from './candidates.js';
+
+/** Parameters that only tune randomness: left out where a provider cannot take them (see `build`). */
+const SAMPLING: ReadonlySet<string> = new Set([
+  'temperature',
+  'top_p',
+  'frequency_penalty',
+  'presence_penalty',
+  'seed',
+]);
+const NONE: ReadonlySet<string> = new Set();
 
 /** Where a request can go: the candidates that can serve it (checked once), then their order by health. */
 @Injectable()
@@ -29,7 +40,7 @@ export class RoutePlanner {
     request: ChatCompletionRequest,
     prompt: PromptTokens,
     toolState: ReadonlyMap<string, ToolCallState>,
-    anyProvider: boolean,
+    options: { anyProvider: boolean; strict: boolean },
   ): Promise<Candidate[]> {
     const chain = this.catalog.chain(request.model);
     // The bound tells at once that a prompt fits; only one that may not is counted with the tokenizer.
@@ -41,7 +52,8 @@ export class RoutePlanner {
       request,
       chain,
       promptTokens,
-      enabled: (provider) => anyProvider || this.config.providers[provider].enabled,
+      enabled: (provider) => options.anyProvider || this.config.providers[provider].enabled,
+      droppable: options.strict ? NONE : SAMPLING,
       context: (deployment) => ({
         deployment,
         config: this.config.providers[deployment.provider],
@@ -52,9 +64,42 @@ export class RoutePlanner {
           ),
         ),
       }),
-      build: (c) =>
-        this.adapters[c.deployment.provider].buildChatRequest(request, request.stream === true, c.ctx),
+      build: (c) => this.build(request, c, options.strict),
     });
+  }
+
+  /**
+   * The provider request for a candidate. A sampling knob the deployment cannot take (its catalog entry says so,
+   * or its adapter refuses it) is left out and named in `candidate.dropped`, unless the client asked for strict
+   * parameters: then it is the adapter's 400 naming the parameter, as for everything that changes the answer's
+   * contract (tools, response_format, n, images, logprobs), which is never dropped.
+   */
+  build(request: ChatCompletionRequest, candidate: Candidate, strict: boolean): UpstreamRequest {
+    const adapter = this.adapters[candidate.deployment.provider];
+    const dropped: string[] = [];
+    let sent = request;
+    const drop = (param: string) => {
+      sent = { ...sent, [param]: undefined };
+      dropped.push(param);
+    };
+    const used = (param: string) => (sent as unknown as Record<string, unknown>)[param] != null;
+    if (!strict) {
+      candidate.deployment.unsupportedParams.filter((p) => SAMPLING.has(p) && used(p)).forEach(drop);
+    }
+    for (;;) {
+      try {
+        const upstream = adapter.buildChatRequest(sent, request.stream === true, candidate.ctx);
+        candidate.dropped = dropped;
+        return upstream;
+      } catch (error) {
+        const param = error instanceof GatewayError ? error.param : null;
+        const refused = error instanceof GatewayError && error.code === ErrorCode.UnsupportedParameter;
+        if (strict || !refused || !param || !SAMPLING.has(param) || !used(param)) {
+          throw error;
+        }
+        drop(param);
+      }
+    }
   }
 
   /** The failover order of a live request: down providers and open circuits left out (empty → 503). */

@@ -90,9 +90,14 @@ describe('errors as the SDK’s exceptions', () => {
     expect(chatCount(g.fakes)).toBe(0);
   });
 
-  it('presence_penalty on gemini-3.5-flash-lite → BadRequestError naming it, no provider call', async () => {
+  const strict = { headers: { 'x-conflux-strict-params': 'true' } };
+
+  it('strict: presence_penalty on gemini-3.5-flash-lite → BadRequestError naming it, no provider call', async () => {
     const error = await failure(
-      g.live.chat.completions.create({ model: 'gemini-3.5-flash-lite', messages: hi, presence_penalty: 0.5 }),
+      g.live.chat.completions.create(
+        { model: 'gemini-3.5-flash-lite', messages: hi, presence_penalty: 0.5 },
+        strict,
+      ),
     );
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error.param).toBe('presence_penalty');
@@ -100,24 +105,64 @@ describe('errors as the SDK’s exceptions', () => {
     expect(chatCount(g.fakes)).toBe(0);
   });
 
-  it('temperature on claude-haiku-5-5 (a Claude 5.x model) → BadRequestError naming it', async () => {
+  it('strict: temperature on claude-haiku-5-5 (a Claude 5.x model) → BadRequestError naming it', async () => {
     const error = await failure(
-      g.live.chat.completions.create({ model: 'claude-haiku-5-5', messages: hi, temperature: 0.5 }),
+      g.live.chat.completions.create({ model: 'claude-haiku-5-5', messages: hi, temperature: 0.5 }, strict),
     );
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error.param).toBe('temperature');
     expect(chatCount(g.fakes)).toBe(0);
   });
 
-  // BUG (src/chat/chat.service.ts, serve()): when an ADAPTER refuses a parameter (Anthropic has no `seed`), the
   // A parameter the requested model refuses is a 400, never a reason to answer with its fallback model.
-  it('seed on claude-haiku-5-5 → BadRequestError naming seed, not another model', async () => {
+  it('strict: seed on claude-haiku-5-5 → BadRequestError naming seed, not another model', async () => {
     const error = await failure(
-      g.live.chat.completions.create({ model: 'claude-haiku-5-5', messages: hi, seed: 42 }),
+      g.live.chat.completions.create({ model: 'claude-haiku-5-5', messages: hi, seed: 42 }, strict),
     );
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error.param).toBe('seed');
     expect(chatCount(g.fakes)).toBe(0);
+  });
+
+  it('sampling knobs a model cannot take are left out and named in x-conflux-dropped-params, the model unchanged', async () => {
+    const cases = [
+      {
+        model: 'claude-haiku-5-5',
+        params: { temperature: 0.7, top_p: 0.9, seed: 42 },
+        fake: g.fakes.anthropic,
+      },
+      {
+        model: 'gemini-3.5-flash-lite',
+        params: { presence_penalty: 0.5, frequency_penalty: 0.1 },
+        fake: g.fakes.gemini,
+      },
+    ];
+    for (const { model, params, fake } of cases) {
+      fake.reset();
+      const { data, response } = await g.live.chat.completions
+        .create({ model, messages: hi, max_tokens: 3, ...params })
+        .withResponse();
+      expect(data.model).toBe(model);
+      expect(response.headers.get('x-conflux-dropped-params')?.split(', ').sort()).toEqual(
+        Object.keys(params).sort(),
+      );
+      const sent = JSON.stringify(fake.requests.find((r) => r.method === 'POST')?.body);
+      for (const name of [
+        'temperature',
+        'top_p',
+        'seed',
+        'presence_penalty',
+        'frequency_penalty',
+        'presencePenalty',
+      ]) {
+        expect(sent).not.toContain(`"${name}"`);
+      }
+    }
+    // what the model can take is sent, and nothing is said to be dropped
+    const { response } = await g.live.chat.completions
+      .create({ model: 'gpt-6-luna', messages: hi, max_tokens: 3, temperature: 0.7 })
+      .withResponse();
+    expect(response.headers.get('x-conflux-dropped-params')).toBeNull();
   });
 
   it('n: 2 on claude-opus-5-5 (Anthropic has no n) → BadRequestError naming n', async () => {

@@ -337,9 +337,14 @@ describe('conformance with the OpenAI spec', () => {
     errorAnswer(await post(g, g.liveKey, { messages: hi }), 400, 'no model');
     errorAnswer(await post(g, g.liveKey, '{"model": "gpt-6-luna", '), 400, 'invalid JSON');
     errorAnswer(
-      await post(g, g.liveKey, { model: 'gemini-3.5-flash-lite', messages: hi, presence_penalty: 1 }),
+      await post(
+        g,
+        g.liveKey,
+        { model: 'gemini-3.5-flash-lite', messages: hi, presence_penalty: 1 },
+        { 'x-conflux-strict-params': 'true' },
+      ),
       400,
-      'unsupported parameter',
+      'unsupported parameter (strict)',
     );
     errorAnswer(
       await post(g, g.liveKey, { model: 'gpt-6-luna', messages: hi, max_tokens: 10_000_000 }),
