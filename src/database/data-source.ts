@@ -5,12 +5,14 @@ import { LedgerEntry } from '../billing/ledger-entry.entity.js';
 import type { Config } from '../config/config.js';
 import { ApiKey } from '../keys/api-key.entity.js';
 import { MIGRATIONS } from '../../migrations/index.js';
-import { pgliteDriver } from './pglite-driver.js';
 
 export const ENTITIES = [Account, ApiKey, LedgerEntry];
 
-/** Postgres through `pg` when DATABASE_URL is set, otherwise the embedded PGlite. Schema only by migrations. */
-export function dataSourceOptions(config: Config): DataSourceOptions {
+/**
+ * Postgres through `pg` when DATABASE_URL is set, otherwise the embedded PGlite. Schema only by migrations.
+ * Each driver is loaded only when it is the one configured.
+ */
+export async function dataSourceOptions(config: Config): Promise<DataSourceOptions> {
   const common = {
     type: 'postgres' as const,
     entities: ENTITIES,
@@ -28,6 +30,7 @@ export function dataSourceOptions(config: Config): DataSourceOptions {
   if (!dataDir.startsWith('memory://')) {
     mkdirSync(dataDir, { recursive: true });
   }
+  const { pgliteDriver } = await import('./pglite-driver.js');
   return { ...common, driver: pgliteDriver(dataDir) };
 }
 
