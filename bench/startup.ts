@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -11,21 +11,26 @@ import pg from 'pg';
  * `npm run build && node dist/bench/startup.js`: how fast the built gateway (`dist/src/main.js`) is ready and how much memory it holds.
  * Each run spawns the real entry point, polls `GET /health/ready` every 20 ms until 200, and reads the process's
  * VmRSS from /proc at ready and after 5 s idle, and the CPU time it used until ready (less sensitive than the wall time
- * to other work on the machine). After the idle reading (built and postgres runs), it signs up, creates a test key
+ * to other work on the machine). After the idle readings (built and postgres runs), it signs up, creates a test key
  * and times the first chat completion, which pays for what start-up left to first use. Scenarios:
  *   - pglite fresh: an empty PGLITE_DATA_DIR (initdb + every migration),
  *   - pglite built: the same directory started again (what every later start costs),
  *   - postgres: a fresh database on DATABASE_URL's server (skipped when the server does not answer).
  * BENCH_RUNS (default 5) sets the repetitions; BENCH_SCENARIOS (e.g. `pglite` or `postgres`) narrows them;
- * BENCH_IDLE_MS (default 5000) sets the idle wait; BENCH_NODE_ARGS passes flags to the gateway's node; BENCH_MAIN
- * starts another build (e.g. a copy of an older dist/) to compare.
+ * BENCH_IDLE_MS (default 5000) sets the idle wait; BENCH_LONG_IDLE_MS (default 0: skipped) adds a later RSS reading;
+ * BENCH_NODE_ARGS passes flags to the gateway's node; BENCH_MAIN lists builds to compare, run by run, e.g.
+ * `BENCH_MAIN=../before/dist/src/main.js,dist/src/main.js` (an older build, e.g. in a git worktree with its own
+ * node_modules).
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'pglite,postgres').split(',');
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MAIN = process.env.BENCH_MAIN ?? fileURLToPath(new URL('../src/main.js', import.meta.url));
+const LONG_IDLE_MS = Number(process.env.BENCH_LONG_IDLE_MS ?? 0);
+const MAINS = (process.env.BENCH_MAIN ?? fileURLToPath(new URL('../src/main.js', import.meta.url))).split(
+  ',',
+);
 const TIMEOUT_MS = 60_000;
 
 interface Sample {
@@ -34,6 +39,7 @@ interface Sample {
   cpuMs: number;
   rssReadyMiB: number;
   rssIdleMiB: number;
+  rssLongIdleMiB: number;
   /** The first chat completion after the idle wait (sign-up, a test key, then one request): what lazy loading costs. */
   firstChatMs: number;
   rssAfterChatMiB: number;
@@ -108,11 +114,11 @@ function exited(child: ChildProcess): Promise<void> {
     : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function startOnce(env: Record<string, string>, chat: boolean): Promise<Sample> {
+async function startOnce(main: string, env: Record<string, string>, chat: boolean): Promise<Sample> {
   const port = await freePort();
   let output = '';
   const started = performance.now();
-  const child = spawn(process.execPath, [...NODE_ARGS, MAIN], {
+  const child = spawn(process.execPath, [...NODE_ARGS, main], {
     env: {
       ...process.env,
       DATABASE_URL: '',
@@ -151,9 +157,14 @@ async function startOnce(env: Record<string, string>, chat: boolean): Promise<Sa
     const rssReadyMiB = rssMiB(child.pid!);
     await sleep(IDLE_MS);
     const rssIdleMiB = rssMiB(child.pid!);
+    let rssLongIdleMiB = NaN;
+    if (LONG_IDLE_MS > IDLE_MS) {
+      await sleep(LONG_IDLE_MS - IDLE_MS);
+      rssLongIdleMiB = rssMiB(child.pid!);
+    }
     const firstChatMs = chat ? await firstChat(`http://127.0.0.1:${port}`) : NaN;
     const rssAfterChatMiB = chat ? rssMiB(child.pid!) : NaN;
-    return { readyMs, cpuMs: cpu, rssReadyMiB, rssIdleMiB, firstChatMs, rssAfterChatMiB };
+    return { readyMs, cpuMs: cpu, rssReadyMiB, rssIdleMiB, rssLongIdleMiB, firstChatMs, rssAfterChatMiB };
   } finally {
     child.kill('SIGTERM');
     await exited(child);
@@ -183,7 +194,15 @@ const COLUMNS: [string, (s: Sample) => number][] = [
   ['ready ms', (s) => s.readyMs],
   ['CPU ms to ready', (s) => s.cpuMs],
   ['RSS ready MiB', (s) => s.rssReadyMiB],
-  [`RSS idle MiB`, (s) => s.rssIdleMiB],
+  [`RSS ${IDLE_MS / 1000} s MiB`, (s) => s.rssIdleMiB],
+  ...(LONG_IDLE_MS > IDLE_MS
+    ? [
+        [`RSS ${LONG_IDLE_MS / 1000} s MiB`, (s: Sample) => s.rssLongIdleMiB] as [
+          string,
+          (s: Sample) => number,
+        ],
+      ]
+    : []),
   ['1st chat ms', (s) => s.firstChatMs],
   ['RSS after MiB', (s) => s.rssAfterChatMiB],
 ];
@@ -224,26 +243,30 @@ async function main(): Promise<void> {
     );
   };
   const withPostgres = SCENARIOS.includes('postgres') && (await postgresAvailable());
+  const label = (main: string, scenario: string) =>
+    MAINS.length > 1 ? `${basename(dirname(dirname(main)))}: ${scenario}` : scenario;
   for (let run = 0; run < RUNS; run++) {
-    if (SCENARIOS.includes('pglite')) {
-      const dir = mkdtempSync(join(tmpdir(), 'conflux-startup-'));
-      try {
-        const env = { PGLITE_DATA_DIR: join(dir, 'pglite') };
-        record('pglite fresh', await startOnce(env, false));
-        record('pglite built', await startOnce(env, true));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
+    for (const main of MAINS) {
+      if (SCENARIOS.includes('pglite')) {
+        const dir = mkdtempSync(join(tmpdir(), 'conflux-startup-'));
+        try {
+          const env = { PGLITE_DATA_DIR: join(dir, 'pglite') };
+          record(label(main, 'pglite fresh'), await startOnce(main, env, false));
+          record(label(main, 'pglite built'), await startOnce(main, env, true));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
-    }
-    if (withPostgres) {
-      const name = `conflux_startup_${process.pid}_${run}`;
-      await admin((client) => client.query(`CREATE DATABASE ${name}`));
-      try {
-        const url = new URL(ADMIN_URL);
-        url.pathname = `/${name}`;
-        record('postgres', await startOnce({ DATABASE_URL: url.toString() }, true));
-      } finally {
-        await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      if (withPostgres) {
+        const name = `conflux_startup_${process.pid}_${run}`;
+        await admin((client) => client.query(`CREATE DATABASE ${name}`));
+        try {
+          const url = new URL(ADMIN_URL);
+          url.pathname = `/${name}`;
+          record(label(main, 'postgres'), await startOnce(main, { DATABASE_URL: url.toString() }, true));
+        } finally {
+          await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+        }
       }
     }
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { getPGliteInstance, PGliteDriver } from 'typeorm-pglite';
@@ -75,6 +75,9 @@ let starting: { dataDir: string; instance: Promise<Embedded>; failed: boolean } 
  */
 export function startPGlite(dataDir: string): Promise<Embedded> {
   if (starting?.dataDir !== dataDir || starting.failed) {
+    if (!dataDir.startsWith('memory://')) {
+      mkdirSync(dataDir, { recursive: true });
+    }
     new PGliteDriver({ dataDir, startParams: START_PARAMS }); // registers the options of the process-wide instance
     const entry = { dataDir, instance: initdb(dataDir).then(() => getPGliteInstance()), failed: false };
     // The error is reported by the connection that waits for the instance; a later start tries again.
