@@ -3,6 +3,7 @@ import pino from 'pino';
 import { AccountsService } from './accounts/accounts.service.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.js';
+import { warmTokenizer } from './common/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { Lifecycle } from './ops/lifecycle.service.js';
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   await accounts.ensureAdmin();
   await app.listen(config.port, config.host);
   drainOnStop(app, logger);
+  setTimeout(warmTokenizer, 100).unref();
   const url = config.publicUrl;
   logger.log(`Conflux Router listening on ${url} (database: ${config.database.kind}, docs: ${url}/docs)`);
   if (config.auth.jwtSecretGenerated) {

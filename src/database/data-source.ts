@@ -1,16 +1,17 @@
-import { mkdirSync } from 'node:fs';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { Account } from '../accounts/account.entity.js';
 import { LedgerEntry } from '../billing/ledger-entry.entity.js';
 import type { Config } from '../config/config.js';
 import { ApiKey } from '../keys/api-key.entity.js';
 import { MIGRATIONS } from '../../migrations/index.js';
-import { pgliteDriver } from './pglite-driver.js';
 
 export const ENTITIES = [Account, ApiKey, LedgerEntry];
 
-/** Postgres through `pg` when DATABASE_URL is set, otherwise the embedded PGlite. Schema only by migrations. */
-export function dataSourceOptions(config: Config): DataSourceOptions {
+/**
+ * Postgres through `pg` when DATABASE_URL is set, otherwise the embedded PGlite. Schema only by migrations.
+ * Each driver is loaded only when it is the one configured.
+ */
+export async function dataSourceOptions(config: Config): Promise<DataSourceOptions> {
   const common = {
     type: 'postgres' as const,
     entities: ENTITIES,
@@ -24,11 +25,8 @@ export function dataSourceOptions(config: Config): DataSourceOptions {
   if (config.database.kind === 'postgres') {
     return { ...common, url: config.database.url, extra: { max: 20 } };
   }
-  const dataDir = config.database.dataDir;
-  if (!dataDir.startsWith('memory://')) {
-    mkdirSync(dataDir, { recursive: true });
-  }
-  return { ...common, driver: pgliteDriver(dataDir) };
+  const { pgliteDriver } = await import('./pglite-driver.js');
+  return { ...common, driver: pgliteDriver(config.database.dataDir) };
 }
 
 /** A lock id shared by every instance, so concurrent starts apply migrations once. */
@@ -43,6 +41,9 @@ export async function initializeDataSource(options: DataSourceOptions): Promise<
 }
 
 export async function runMigrations(dataSource: DataSource, shared: boolean): Promise<string[]> {
+  if (!(await anyPending(dataSource))) {
+    return [];
+  }
   if (!shared) {
     // PGlite belongs to this process alone, and its single connection cannot be held across the run.
     return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
@@ -57,4 +58,25 @@ export async function runMigrations(dataSource: DataSource, shared: boolean): Pr
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     await runner.release();
   }
+}
+
+/**
+ * Whether a migration of this build is not recorded yet. Most starts have none: answered with two indexed catalog
+ * reads, where TypeORM's own check first looks the table up in information_schema (~75 ms on PGlite).
+ */
+async function anyPending(dataSource: DataSource): Promise<boolean> {
+  const table = dataSource.options.migrationsTableName ?? 'migrations';
+  const [{ exists }] = (await dataSource.query('SELECT to_regclass($1) IS NOT NULL AS "exists"', [
+    table,
+  ])) as {
+    exists: boolean;
+  }[];
+  if (!exists) {
+    return true;
+  }
+  const rows = (await dataSource.query(`SELECT "name" FROM "${table}"`)) as { name: string }[];
+  const applied = new Set(rows.map((row) => row.name));
+  return dataSource.migrations.some(
+    (migration) => !applied.has(migration.name ?? migration.constructor.name),
+  );
 }

@@ -9,7 +9,7 @@ import { dataSourceOptions, runMigrations } from './data-source.js';
 async function main(): Promise<void> {
   const [mode = 'run', name = 'change'] = process.argv.slice(2);
   const config = loadConfig();
-  const options = dataSourceOptions(config);
+  const options = await dataSourceOptions(config);
   const dataSource = new DataSource(options);
   await dataSource.initialize();
   try {

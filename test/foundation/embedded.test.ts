@@ -1,9 +1,12 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { PGLITE_SETTINGS } from '../../src/database/pglite-driver.js';
 
 describe('embedded default (PGlite)', () => {
   it('boots from an empty data directory, serves requests, and keeps its data across a restart', async () => {
@@ -20,6 +23,12 @@ describe('embedded default (PGlite)', () => {
         body: JSON.stringify({ email: 'embedded@example.com', password: 'a-long-password' }),
       });
       expect(signup.status).toBe(201);
+      // The embedded database runs with the gateway's settings, not Postgres' server defaults.
+      const db = first.get<DataSource>(getDataSourceToken());
+      for (const [name, value] of Object.entries(PGLITE_SETTINGS)) {
+        const [row] = (await db.query(`SHOW ${name}`)) as Record<string, string>[];
+        expect({ name, value: row[name] }).toEqual({ name, value });
+      }
       await first.close();
       expect(readdirSync(join(dir, 'pglite')).length).toBeGreaterThan(0);
 
@@ -32,6 +41,10 @@ describe('embedded default (PGlite)', () => {
         body: JSON.stringify({ email: 'embedded@example.com', password: 'a-long-password' }),
       });
       expect(login.status).toBe(200);
+      const [row] = (await second.get<DataSource>(getDataSourceToken()).query('SHOW shared_buffers')) as {
+        shared_buffers: string;
+      }[];
+      expect(row.shared_buffers).toBe(PGLITE_SETTINGS.shared_buffers);
       await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
