@@ -47,6 +47,19 @@ function isJson(contentType: string | undefined): boolean {
   return contentType !== undefined && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);
 }
 
+/** Whose `X-Forwarded-For` is believed, in Fastify's terms. */
+function trustProxy(
+  setting: Config['http']['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting === 'number') {
+    // Fastify 5 now takes a bare hop count as "trust nobody" (a count cannot tell a proxy from a client that
+    // connects directly). Set here, it means what it says, the N nearest hops are believed; the README says when
+    // that is safe.
+    return (_address, hop) => hop < setting;
+  }
+  return setting;
+}
+
 export interface AppOptions {
   /** Where JSON logs go (stdout by default; tests capture them to check nothing secret is logged). */
   logStream?: DestinationStream;
@@ -59,7 +72,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     genReqId: newRequestId,
-    trustProxy: true,
+    trustProxy: trustProxy(config.http.trustProxy),
     // Shutdown never waits on a client that went silent: connections still open are cut.
     forceCloseConnections: true,
     // Errors Fastify meets before routing (a malformed URL, a path too long) get the OpenAI envelope too.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { ProviderId } from '../common/provider-ids.js';
 import { DEFAULT_BASE_URLS } from '../providers/base-urls.js';
 import type { ProviderConfig } from '../providers/types.js';
@@ -20,6 +21,14 @@ export interface Config {
   /** After SIGTERM, how long requests in flight may run before they are stopped (and settled). */
   shutdownGraceMs: number;
   bodyLimitBytes: number;
+  http: {
+    /**
+     * Whose `X-Forwarded-*` headers are believed (`TRUST_PROXY`), i.e. what `request.ip` is (the sign-up and login
+     * limit counts by it): nobody (false, the default: the peer's address), everybody (true), the peer and the
+     * proxies before it up to a hop count, or peers at these addresses / CIDR ranges.
+     */
+    trustProxy: boolean | number | string[];
+  };
   auth: {
     jwtSecret: string;
     jwtSecretGenerated: boolean;
@@ -123,6 +132,66 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, values: re
   return raw as T;
 }
 
+/** proxy-addr's names for ranges (loopback, link-local and unique local addresses, IPv4 and IPv6). */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An IPv4 netmask (255.255.240.0) as its prefix length, or undefined when its ones are not contiguous. */
+function netmaskBits(mask: string): number | undefined {
+  const bits = mask
+    .split('.')
+    .map((octet) => Number(octet).toString(2).padStart(8, '0'))
+    .join('');
+  const contiguous = /^(1*)0*$/.exec(bits);
+  return contiguous ? contiguous[1].length : undefined;
+}
+
+/** One entry of a trusted-proxy list as Fastify's proxy-addr reads it: an address, `address/bits`, `v4/netmask`. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) {
+    return true;
+  }
+  const slash = entry.lastIndexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) {
+    return false;
+  }
+  if (slash === -1) {
+    return true;
+  }
+  const range = entry.slice(slash + 1);
+  const max = version === 4 ? 32 : 128;
+  const bits = /^\d+$/.test(range)
+    ? Number(range)
+    : version === 4 && isIP(range) === 4
+      ? netmaskBits(range)
+      : undefined;
+  return bits !== undefined && bits > 0 && bits <= max;
+}
+
+/** `TRUST_PROXY`: false/true, a hop count, or a comma-separated list of addresses and CIDR ranges. */
+function trustProxy(env: Env): Config['http']['trustProxy'] {
+  const raw = optional(env, 'TRUST_PROXY')?.trim();
+  if (raw === undefined || /^(false|0)$/i.test(raw)) {
+    return false;
+  }
+  if (/^true$/i.test(raw)) {
+    return true;
+  }
+  if (/^\d+$/.test(raw)) {
+    return Number(raw);
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const bad = entries.find((entry) => !isProxyAddress(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `TRUST_PROXY must be true, false, a hop count, or a comma-separated list of IP addresses and CIDR ranges ` +
+        `(or ${PROXY_RANGE_NAMES.join(', ')}), got "${bad}" in "${raw}"`,
+    );
+  }
+  return entries;
+}
+
 /** The prefix of each provider's variables: `<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`. */
 const PROVIDER_ENV: Record<ProviderId, string> = {
   openai: 'OPENAI',
@@ -202,6 +271,9 @@ export function loadConfig(env: Env = process.env): Config {
     journalDir: str(env, 'JOURNAL_DIR', './data/journal'),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
+    http: {
+      trustProxy: trustProxy(env),
+    },
     auth: {
       jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),
       jwtSecretGenerated: jwtSecretEnv === undefined,
