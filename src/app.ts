@@ -11,6 +11,7 @@ import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { type Clock, SystemClock } from './common/clock.js';
+import { answerClientError } from './common/client-errors.js';
 import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
@@ -75,6 +76,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trustProxy: trustProxy(config.http.trustProxy),
     // Shutdown never waits on a client that went silent: connections still open are cut.
     forceCloseConnections: true,
+    // What Node refuses before a route runs (malformed, headers too large, too slow) gets the OpenAI envelope too.
+    clientErrorHandler: answerClientError,
     // Errors Fastify meets before routing (a malformed URL, a path too long) get the OpenAI envelope too.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       const response = toErrorResponse(error, request.id);
