@@ -48,6 +48,9 @@ function isJson(contentType: string | undefined): boolean {
   return contentType !== undefined && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);
 }
 
+/** The status logged for a request whose answer never finished because the client left first (nginx's). */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /** Whose `X-Forwarded-For` is believed, in Fastify's terms. */
 function trustProxy(
   setting: Config['http']['trustProxy'],
@@ -108,8 +111,41 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
 
   const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsService);
+  // One line and one sample per request: id, method, route, status, duration. Never headers, query strings or bodies.
+  const recorded = new WeakSet<FastifyRequest>();
+  const record = (request: FastifyRequest, reply: FastifyReply, status: number) => {
+    if (recorded.has(request)) {
+      return; // one answer may both end ('finish' or 'error': onResponse) and close
+    }
+    recorded.add(request);
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observe(route, request.method, status, reply.elapsedTime / 1000);
+    if (route !== '/health/live' && route !== '/metrics') {
+      logger.log(
+        {
+          requestId: request.id,
+          method: request.method,
+          route,
+          status,
+          ms: Math.round(reply.elapsedTime),
+          key: request.auth?.key?.publicId,
+        },
+        'http',
+      );
+    }
+  };
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    // `onResponse` runs when an answer finishes. One that never does (the client left before the end, or never
+    // sent its whole body) is recorded when the connection closes. Fastify's `onRequestAbort` would not do: it
+    // fires only for a request whose body was not fully received, and a chat request waiting on its provider has
+    // been received.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) {
+        record(request, reply, CLIENT_CLOSED_REQUEST);
+      }
+    });
   });
   // A draining instance takes no new work: the client retries elsewhere (readiness already says 503).
   const lifecycle = app.get(Lifecycle);
@@ -127,25 +163,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       throw new GatewayError(ErrorCode.UnsupportedMediaType);
     }
   });
-  const metrics = app.get(MetricsService);
-  // One line per request: id, method, route, status, duration. Never headers, query strings or bodies.
-  fastify.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
-    if (route !== '/health/live' && route !== '/metrics') {
-      logger.log(
-        {
-          requestId: request.id,
-          method: request.method,
-          route,
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime),
-          key: request.auth?.key?.publicId,
-        },
-        'http',
-      );
-    }
-  });
+  fastify.addHook('onResponse', async (request, reply) => record(request, reply, reply.statusCode));
 
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'openapi.json' });
   await app.init();
