@@ -11,7 +11,7 @@ import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { type Clock, SystemClock } from './common/clock.js';
-import { answerClientError } from './common/client-errors.js';
+import { answerClientError, answeredOnConnection } from './common/client-errors.js';
 import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
@@ -64,6 +64,15 @@ function trustProxy(
   return setting;
 }
 
+/**
+ * How often Node looks for requests past `headersTimeout`/`requestTimeout` (30 s by default, which would let a
+ * 10 s limit run to 40 s): a small fraction of the shorter one, at most once a second.
+ */
+function timeoutCheckInterval(config: Config): number {
+  const shorter = Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs);
+  return Math.max(10, Math.min(1_000, Math.floor(shorter / 4)));
+}
+
 export interface AppOptions {
   /** Where JSON logs go (stdout by default; tests capture them to check nothing secret is logged). */
   logStream?: DestinationStream;
@@ -79,6 +88,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trustProxy: trustProxy(config.http.trustProxy),
     // Shutdown never waits on a client that went silent: connections still open are cut.
     forceCloseConnections: true,
+    // A client has this long to send its request, body included. Node counts it until the request is received,
+    // not answered: a stream may then last as long as the model writes. No socket idle timeout
+    // (`connectionTimeout`): a request waiting on a slow provider's first byte is silent, and must not be cut.
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: timeoutCheckInterval(config),
+    },
     // What Node refuses before a route runs (malformed, headers too large, too slow) gets the OpenAI envelope too.
     clientErrorHandler: answerClientError,
     // Errors Fastify meets before routing (a malformed URL, a path too long) get the OpenAI envelope too.
@@ -143,7 +162,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // been received.
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) {
-        record(request, reply, CLIENT_CLOSED_REQUEST);
+        record(request, reply, answeredOnConnection(reply.raw) ?? CLIENT_CLOSED_REQUEST);
       }
     });
   });

@@ -16,6 +16,13 @@ const CONNECTION_ERRORS: Record<string, ErrorCode> = {
   HPE_CHUNK_EXTENSIONS_OVERFLOW: ErrorCode.PayloadTooLarge,
 };
 
+/** The status a request in progress was answered with here (its body never came in time), for its log line. */
+const answered = new WeakMap<ServerResponse, number>();
+
+export function answeredOnConnection(response: ServerResponse): number | undefined {
+  return answered.get(response);
+}
+
 /**
  * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses (a malformed request line or header, headers over
  * `maxHeaderSize`) and requests not received in time (`headersTimeout`, `requestTimeout`) are answered like every
@@ -45,6 +52,9 @@ export function answerClientError(error: ConnectionError, socket: Socket): void 
         'connection: close\r\n\r\n' +
         body,
     );
+    if (inProgress) {
+      answered.set(inProgress, response.status);
+    }
   }
   socket.destroy(error);
 }

@@ -28,6 +28,12 @@ export interface Config {
      * proxies before it up to a hop count, or peers at these addresses / CIDR ranges.
      */
     trustProxy: boolean | number | string[];
+    /** Time to receive a whole request, body included (not to answer it: a stream may last minutes). */
+    requestTimeoutMs: number;
+    /** Time to receive a request's headers, from the connection (or the previous request) on. */
+    headersTimeoutMs: number;
+    /** How long an idle keep-alive connection is kept. */
+    keepAliveTimeoutMs: number;
   };
   auth: {
     jwtSecret: string;
@@ -231,6 +237,14 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const cacheTtl = int(env, 'KEY_CACHE_TTL_MS', 30_000, 0);
+  const requestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', 60_000, 1);
+  const headersTimeoutMs = int(env, 'HEADERS_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 1);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    // Node refuses it too: the headers are part of the request.
+    throw new ConfigError(
+      `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be longer than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
 
   const providers = {} as Config['providers'];
   for (const [id, prefix] of Object.entries(PROVIDER_ENV) as Array<[ProviderId, string]>) {
@@ -273,6 +287,11 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
     http: {
       trustProxy: trustProxy(env),
+      requestTimeoutMs,
+      headersTimeoutMs,
+      // Longer than the idle timeout of common load balancers (60 s), so that they, not we, close an idle
+      // connection: a connection closed by us while the balancer sends on it is a 502 for its client.
+      keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1),
     },
     auth: {
       jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),
