@@ -21,6 +21,8 @@ export interface Config {
   /** After SIGTERM, how long requests in flight may run before they are stopped (and settled). */
   shutdownGraceMs: number;
   bodyLimitBytes: number;
+  /** NODE_ENV is `production`: what is tolerable on a laptop but not in production is warned about at start. */
+  production: boolean;
   http: {
     /**
      * Whose `X-Forwarded-*` headers are believed (`TRUST_PROXY`), i.e. what `request.ip` is (the sign-up and login
@@ -35,6 +37,8 @@ export interface Config {
     /** How long an idle keep-alive connection is kept. */
     keepAliveTimeoutMs: number;
   };
+  /** When set, `/metrics` answers only `Authorization: Bearer <this>` (`METRICS_TOKEN`). */
+  metricsToken: string | undefined;
   auth: {
     jwtSecret: string;
     jwtSecretGenerated: boolean;
@@ -245,6 +249,10 @@ export function loadConfig(env: Env = process.env): Config {
       `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be longer than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
     );
   }
+  const metricsToken = optional(env, 'METRICS_TOKEN');
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters, without spaces');
+  }
 
   const providers = {} as Config['providers'];
   for (const [id, prefix] of Object.entries(PROVIDER_ENV) as Array<[ProviderId, string]>) {
@@ -285,6 +293,7 @@ export function loadConfig(env: Env = process.env): Config {
     journalDir: str(env, 'JOURNAL_DIR', './data/journal'),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
+    production: env.NODE_ENV === 'production',
     http: {
       trustProxy: trustProxy(env),
       requestTimeoutMs,
@@ -293,6 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
       // connection: a connection closed by us while the balancer sends on it is a 502 for its client.
       keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1),
     },
+    metricsToken,
     auth: {
       jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),
       jwtSecretGenerated: jwtSecretEnv === undefined,
