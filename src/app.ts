@@ -11,6 +11,7 @@ import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { type Clock, SystemClock } from './common/clock.js';
+import { answerClientError, answeredOnConnection } from './common/client-errors.js';
 import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
@@ -47,6 +48,31 @@ function isJson(contentType: string | undefined): boolean {
   return contentType !== undefined && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);
 }
 
+/** The status logged for a request whose answer never finished because the client left first (nginx's). */
+const CLIENT_CLOSED_REQUEST = 499;
+
+/** Whose `X-Forwarded-For` is believed, in Fastify's terms. */
+function trustProxy(
+  setting: Config['http']['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting === 'number') {
+    // Fastify 5 now takes a bare hop count as "trust nobody" (a count cannot tell a proxy from a client that
+    // connects directly). Set here, it means what it says, the N nearest hops are believed; the README says when
+    // that is safe.
+    return (_address, hop) => hop < setting;
+  }
+  return setting;
+}
+
+/**
+ * How often Node looks for requests past `headersTimeout`/`requestTimeout` (30 s by default, which would let a
+ * 10 s limit run to 40 s): a small fraction of the shorter one, at most once a second.
+ */
+function timeoutCheckInterval(config: Config): number {
+  const shorter = Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs);
+  return Math.max(10, Math.min(1_000, Math.floor(shorter / 4)));
+}
+
 export interface AppOptions {
   /** Where JSON logs go (stdout by default; tests capture them to check nothing secret is logged). */
   logStream?: DestinationStream;
@@ -59,9 +85,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     genReqId: newRequestId,
-    trustProxy: true,
+    trustProxy: trustProxy(config.http.trustProxy),
     // Shutdown never waits on a client that went silent: connections still open are cut.
     forceCloseConnections: true,
+    // A client has this long to send its request, body included. Node counts it until the request is received,
+    // not answered: a stream may then last as long as the model writes. No socket idle timeout
+    // (`connectionTimeout`): a request waiting on a slow provider's first byte is silent, and must not be cut.
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: timeoutCheckInterval(config),
+    },
+    // What Node refuses before a route runs (malformed, headers too large, too slow) gets the OpenAI envelope too.
+    clientErrorHandler: answerClientError,
     // Errors Fastify meets before routing (a malformed URL, a path too long) get the OpenAI envelope too.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       const response = toErrorResponse(error, request.id);
@@ -92,8 +130,41 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
 
   const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsService);
+  // One line and one sample per request: id, method, route, status, duration. Never headers, query strings or bodies.
+  const recorded = new WeakSet<FastifyRequest>();
+  const record = (request: FastifyRequest, reply: FastifyReply, status: number) => {
+    if (recorded.has(request)) {
+      return; // one answer may both end ('finish' or 'error': onResponse) and close
+    }
+    recorded.add(request);
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observe(route, request.method, status, reply.elapsedTime / 1000);
+    if (route !== '/health/live' && route !== '/metrics') {
+      logger.log(
+        {
+          requestId: request.id,
+          method: request.method,
+          route,
+          status,
+          ms: Math.round(reply.elapsedTime),
+          key: request.auth?.key?.publicId,
+        },
+        'http',
+      );
+    }
+  };
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    // `onResponse` runs when an answer finishes. One that never does (the client left before the end, or never
+    // sent its whole body) is recorded when the connection closes. Fastify's `onRequestAbort` would not do: it
+    // fires only for a request whose body was not fully received, and a chat request waiting on its provider has
+    // been received.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) {
+        record(request, reply, answeredOnConnection(reply.raw) ?? CLIENT_CLOSED_REQUEST);
+      }
+    });
   });
   // A draining instance takes no new work: the client retries elsewhere (readiness already says 503).
   const lifecycle = app.get(Lifecycle);
@@ -111,25 +182,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       throw new GatewayError(ErrorCode.UnsupportedMediaType);
     }
   });
-  const metrics = app.get(MetricsService);
-  // One line per request: id, method, route, status, duration. Never headers, query strings or bodies.
-  fastify.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
-    if (route !== '/health/live' && route !== '/metrics') {
-      logger.log(
-        {
-          requestId: request.id,
-          method: request.method,
-          route,
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime),
-          key: request.auth?.key?.publicId,
-        },
-        'http',
-      );
-    }
-  });
+  fastify.addHook('onResponse', async (request, reply) => record(request, reply, reply.statusCode));
 
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'openapi.json' });
   await app.init();

@@ -25,6 +25,7 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in and get a short-lived session token' })
   @ApiResponse({ status: 200, type: SessionDto })
+  @ApiResponse({ status: 400, type: ErrorDto })
   @ApiResponse({ status: 401, type: ErrorDto })
   login(@Body() body: CredentialsDto): Promise<Session> {
     return this.accounts.login(body.email, body.password);

@@ -1,9 +1,29 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsEmail, IsString, MaxLength, MinLength } from 'class-validator';
+import { isEmail, IsString, MaxLength, MinLength, ValidateBy } from 'class-validator';
+
+/** A lone UTF-16 surrogate (`"\ud800"` in JSON): no UTF-8 text can hold it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * `IsEmail`, but a lone surrogate is a plain "invalid": validator's isEmail passes the string to `encodeURI`, which
+ * throws on one (a 500 otherwise).
+ */
+function IsEmailAddress(message: string): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isEmail',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'string' && !LONE_SURROGATE.test(value) && isEmail(value),
+      },
+    },
+    { message },
+  );
+}
 
 export class CredentialsDto {
   @ApiProperty({ example: 'dev@example.com' })
-  @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsEmailAddress('email must be a valid email address')
   @MaxLength(254)
   email!: string;
 

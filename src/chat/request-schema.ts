@@ -283,6 +283,38 @@ function tooDeep(root: unknown, limit: number): string | null {
   return null;
 }
 
+/** How a data URI of an image starts, up to its comma: `data:image/png;base64` (parameters allowed before base64). */
+const IMAGE_DATA_URI_HEAD = /^data:image\/[\w.+-]+(?:;[\w.+-]+=[^;,]*)*;base64$/;
+
+/**
+ * Whether a provider may be given this image URL: a web URL (the provider fetches it) or an inline image (what the
+ * providers' mappers read as one). Anything else (`file:`, `gopher:`, a relative path, a data URI of another type)
+ * is no image, and some would make a provider's fetcher reach where it should not.
+ */
+function isImageUrl(url: string): boolean {
+  if (url.startsWith('data:')) {
+    const comma = url.indexOf(',');
+    return comma > 0 && IMAGE_DATA_URI_HEAD.test(url.slice(0, comma));
+  }
+  // The WHATWG parser forgives leading spaces and controls: the scheme is checked on the string as sent.
+  return /^https?:\/\//i.test(url) && URL.canParse(url);
+}
+
+/** The first image part whose URL is refused, as its param (`messages[0].content[1].image_url.url`). */
+function refusedImageUrl(request: ChatCompletionRequest): string | null {
+  for (const [m, message] of request.messages.entries()) {
+    if (message.role !== 'user' || typeof message.content === 'string') {
+      continue;
+    }
+    for (const [p, part] of message.content.entries()) {
+      if (part.type === 'image_url' && !isImageUrl(part.image_url.url)) {
+        return `messages[${m}].content[${p}].image_url.url`;
+      }
+    }
+  }
+  return null;
+}
+
 /** Returns the body typed when it matches the schema, else throws a 400 with `param` set. */
 export function validateChatRequest(body: unknown): ChatCompletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -307,6 +339,14 @@ export function validateChatRequest(body: unknown): ChatCompletionRequest {
         {
           param: 'stream_options',
         },
+      );
+    }
+    const image = refusedImageUrl(request);
+    if (image !== null) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        `Invalid '${image}': expected an http(s) URL or a base64 data URI of an image (data:image/…;base64,…).`,
+        { param: image },
       );
     }
     return request;

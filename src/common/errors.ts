@@ -14,7 +14,11 @@ export enum ErrorCode {
   NotFound = 'not_found',
   ModelNotFound = 'model_not_found',
   Conflict = 'conflict',
+  /** The client did not send its whole request (headers or body) in time. */
+  RequestTimeout = 'request_timeout',
   PayloadTooLarge = 'payload_too_large',
+  /** The request's headers are larger than the HTTP server's limit. */
+  HeaderFieldsTooLarge = 'request_header_fields_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
   RateLimitExceeded = 'rate_limit_exceeded',
   /** A provider rejected the request as malformed; relayed to the client as a 400. */
@@ -144,11 +148,23 @@ export const ERROR_SHAPES: Readonly<Record<ErrorCode, ErrorShape>> = {
     code: 'conflict',
     message: 'A conflicting request is in progress.',
   },
+  [ErrorCode.RequestTimeout]: {
+    status: 408,
+    type: 'invalid_request_error',
+    code: 'request_timeout',
+    message: 'The request was not received in time.',
+  },
   [ErrorCode.PayloadTooLarge]: {
     status: 413,
     type: 'invalid_request_error',
     code: 'payload_too_large',
     message: 'The request body is too large.',
+  },
+  [ErrorCode.HeaderFieldsTooLarge]: {
+    status: 431,
+    type: 'invalid_request_error',
+    code: 'request_header_fields_too_large',
+    message: 'The request headers are too large.',
   },
   [ErrorCode.UnsupportedMediaType]: {
     status: 415,

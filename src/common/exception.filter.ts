@@ -27,6 +27,11 @@ export function sendError(
   exception: unknown,
   logger: Logger,
 ): void {
+  if (clientLeft(request, exception)) {
+    // The connection closed while the body was being read (the client left, or was cut for being too slow):
+    // nothing failed here and nobody is left to answer. The request's http line says what became of it.
+    return;
+  }
   const response = toErrorResponse(exception, request.id);
   if (response.status >= 500) {
     const context = { requestId: request.id, route: request.routeOptions?.url, status: response.status };
@@ -40,6 +45,15 @@ export function sendError(
     return;
   }
   void reply.status(response.status).headers(response.headers).type('application/json').send(response.body);
+}
+
+/** Node's error for a request whose connection closed before its body was read (`ECONNRESET`, "aborted"). */
+function clientLeft(request: FastifyRequest, exception: unknown): boolean {
+  return (
+    exception instanceof Error &&
+    (exception as Error & { code?: unknown }).code === 'ECONNRESET' &&
+    request.raw.destroyed
+  );
 }
 
 /** What is safe to log about an error: its class, message and (when asked) stack — never the request. */

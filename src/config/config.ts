@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { ProviderId } from '../common/provider-ids.js';
 import { DEFAULT_BASE_URLS } from '../providers/base-urls.js';
 import type { ProviderConfig } from '../providers/types.js';
@@ -29,6 +30,24 @@ export interface Config {
     reconcileIntervalMs: number;
   };
   bodyLimitBytes: number;
+  /** NODE_ENV is `production`: what is tolerable on a laptop but not in production is warned about at start. */
+  production: boolean;
+  http: {
+    /**
+     * Whose `X-Forwarded-*` headers are believed (`TRUST_PROXY`), i.e. what `request.ip` is (the sign-up and login
+     * limit counts by it): nobody (false, the default: the peer's address), everybody (true), the peer and the
+     * proxies before it up to a hop count, or peers at these addresses / CIDR ranges.
+     */
+    trustProxy: boolean | number | string[];
+    /** Time to receive a whole request, body included (not to answer it: a stream may last minutes). */
+    requestTimeoutMs: number;
+    /** Time to receive a request's headers, from the connection (or the previous request) on. */
+    headersTimeoutMs: number;
+    /** How long an idle keep-alive connection is kept. */
+    keepAliveTimeoutMs: number;
+  };
+  /** When set, `/metrics` answers only `Authorization: Bearer <this>` (`METRICS_TOKEN`). */
+  metricsToken: string | undefined;
   auth: {
     jwtSecret: string;
     jwtSecretGenerated: boolean;
@@ -134,6 +153,66 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, values: re
   return raw as T;
 }
 
+/** proxy-addr's names for ranges (loopback, link-local and unique local addresses, IPv4 and IPv6). */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An IPv4 netmask (255.255.240.0) as its prefix length, or undefined when its ones are not contiguous. */
+function netmaskBits(mask: string): number | undefined {
+  const bits = mask
+    .split('.')
+    .map((octet) => Number(octet).toString(2).padStart(8, '0'))
+    .join('');
+  const contiguous = /^(1*)0*$/.exec(bits);
+  return contiguous ? contiguous[1].length : undefined;
+}
+
+/** One entry of a trusted-proxy list as Fastify's proxy-addr reads it: an address, `address/bits`, `v4/netmask`. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) {
+    return true;
+  }
+  const slash = entry.lastIndexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) {
+    return false;
+  }
+  if (slash === -1) {
+    return true;
+  }
+  const range = entry.slice(slash + 1);
+  const max = version === 4 ? 32 : 128;
+  const bits = /^\d+$/.test(range)
+    ? Number(range)
+    : version === 4 && isIP(range) === 4
+      ? netmaskBits(range)
+      : undefined;
+  return bits !== undefined && bits > 0 && bits <= max;
+}
+
+/** `TRUST_PROXY`: false/true, a hop count, or a comma-separated list of addresses and CIDR ranges. */
+function trustProxy(env: Env): Config['http']['trustProxy'] {
+  const raw = optional(env, 'TRUST_PROXY')?.trim();
+  if (raw === undefined || /^(false|0)$/i.test(raw)) {
+    return false;
+  }
+  if (/^true$/i.test(raw)) {
+    return true;
+  }
+  if (/^\d+$/.test(raw)) {
+    return Number(raw);
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const bad = entries.find((entry) => !isProxyAddress(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `TRUST_PROXY must be true, false, a hop count, or a comma-separated list of IP addresses and CIDR ranges ` +
+        `(or ${PROXY_RANGE_NAMES.join(', ')}), got "${bad}" in "${raw}"`,
+    );
+  }
+  return entries;
+}
+
 /** The prefix of each provider's variables: `<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`. */
 const PROVIDER_ENV: Record<ProviderId, string> = {
   openai: 'OPENAI',
@@ -173,6 +252,18 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const cacheTtl = int(env, 'KEY_CACHE_TTL_MS', 30_000, 0);
+  const requestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', 60_000, 1);
+  const headersTimeoutMs = int(env, 'HEADERS_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 1);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    // Node refuses it too: the headers are part of the request.
+    throw new ConfigError(
+      `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be longer than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
+  const metricsToken = optional(env, 'METRICS_TOKEN');
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters, without spaces');
+  }
 
   const providers = {} as Config['providers'];
   for (const [id, prefix] of Object.entries(PROVIDER_ENV) as Array<[ProviderId, string]>) {
@@ -218,6 +309,16 @@ export function loadConfig(env: Env = process.env): Config {
       reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 30_000, 1_000),
     },
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
+    production: env.NODE_ENV === 'production',
+    http: {
+      trustProxy: trustProxy(env),
+      requestTimeoutMs,
+      headersTimeoutMs,
+      // Longer than the idle timeout of common load balancers (60 s), so that they, not we, close an idle
+      // connection: a connection closed by us while the balancer sends on it is a 502 for its client.
+      keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1),
+    },
+    metricsToken,
     auth: {
       jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),
       jwtSecretGenerated: jwtSecretEnv === undefined,

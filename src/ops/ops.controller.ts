@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpException, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpException, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
@@ -12,6 +12,7 @@ import {
 import { RedisService } from '../redis/redis.service.js';
 import { Lifecycle } from './lifecycle.service.js';
 import { MetricsService } from './metrics.service.js';
+import { MetricsTokenGuard } from './metrics-token.guard.js';
 
 @ApiTags('ops')
 @Controller()
@@ -74,6 +75,7 @@ export class OpsController {
   }
 
   @Get('metrics')
+  @UseGuards(MetricsTokenGuard)
   @ApiExcludeEndpoint()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {

@@ -45,6 +45,17 @@ describe('odd input never becomes a 500', () => {
     expectClientError(await call(t, 'DELETE', `/v1/keys/key_${'x'.repeat(90)}`, undefined, token), 404);
   });
 
+  it.each(['/auth/signup', '/auth/login'])(
+    'an email with a lone surrogate on %s → 400 naming email',
+    async (path) => {
+      // JSON can carry a lone surrogate escaped (\ud800), which no UTF-8 text can hold
+      const body = '{"email":"a\\ud800@example.com","password":"a-long-password"}';
+      expectClientError(await call(t, 'POST', path, body), 400, 'email');
+      const trailing = '{"email":"a@example.com\\udfff","password":"a-long-password"}';
+      expectClientError(await call(t, 'POST', path, trailing), 400, 'email');
+    },
+  );
+
   it('a malformed URL → 400 in the OpenAI shape', async () => {
     expectClientError(await call(t, 'DELETE', '/v1/keys/%ff', undefined, token), 400);
   });
