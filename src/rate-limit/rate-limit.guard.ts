@@ -36,7 +36,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
-    const { context, ttl, throttler, generateKey } = props;
+    const { context, ttl, throttler } = props;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const reply = context.switchToHttp().getResponse<FastifyReply>();
     const auth = request.auth;
@@ -44,7 +44,8 @@ export class RateLimitGuard extends ThrottlerGuard {
       return true; // dashboard sessions are not metered per key
     }
     const limit = this.config.rateLimit.perPlan[auth.plan];
-    const key = generateKey(context, auth.key.id, throttler.name ?? 'default');
+    // One count per key across every route (the throttler's own key would count each route handler apart).
+    const key = `key:${auth.key.id}`;
     const result = await this.storageService.increment(key, ttl, limit, ttl, throttler.name ?? 'default');
     const remaining = Math.max(0, limit - result.totalHits);
     const headers = {

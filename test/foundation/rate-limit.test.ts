@@ -47,6 +47,18 @@ describe('per-key rate limit (in memory)', () => {
     expect(after.headers.get('x-ratelimit-remaining-requests')).toBe('59');
   });
 
+  it('counts a key’s requests on every route together: 60 a minute per key, not per route', async () => {
+    const { token } = await signup(t);
+    const { key } = await createKey(t, token, 'live');
+    await hammer(t, key, 30);
+    const models = [];
+    for (let i = 0; i < 30; i++) {
+      models.push((await call(t, 'GET', '/v1/models', undefined, key)).status);
+    }
+    expect(models.every((s) => s === 200)).toBe(true);
+    expect((await call(t, 'GET', '/v1/credits', undefined, key)).status).toBe(429);
+  });
+
   it('counts each key on its own', async () => {
     const { token } = await signup(t);
     const a = await createKey(t, token, 'live');
