@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
+import { chatRequestComponents } from './chat/chat.dto.js';
 import { type Clock, SystemClock } from './common/clock.js';
 import { answerClientError, answeredOnConnection } from './common/client-errors.js';
 import { toErrorResponse } from './common/error-response.js';
@@ -195,18 +196,48 @@ export function buildOpenApi(app: NestFastifyApplication): OpenAPIObject {
     .setTitle('Conflux Router')
     .setDescription(
       'One OpenAI-compatible API in front of 16 models from OpenAI, Anthropic, Google Gemini, Cerebras and Groq. ' +
-        'Point any OpenAI SDK at this server and use a Conflux key. Errors use the OpenAI envelope ' +
-        '`{"error":{"message","type","param","code"}}`.',
+        'Point any OpenAI SDK at this server (`baseURL: <this server>/v1`) and use a Conflux key.\n\n' +
+        '**First request:** sign up (`POST /auth/signup`), create a test key with the session token (`POST /v1/keys`, ' +
+        '`{"name":"dev","kind":"test"}`), press *Authorize*, paste the `cf_test_…` key under `apiKey`, then try ' +
+        '`POST /v1/chat/completions`: test keys get a free mock answer.\n\n' +
+        '**Errors** use the OpenAI envelope `{"error":{"message","type","param","code"}}`; each route lists the ' +
+        'statuses it can answer, with an example of each. Every answer carries `x-request-id`; a key-authenticated ' +
+        'answer carries the `x-ratelimit-*-requests` headers.',
     )
     .setVersion('1.0')
-    .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'A Conflux API key: cf_live_… or cf_test_…' },
-      API_KEY_AUTH,
-    )
-    .addBearerAuth(
-      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A dashboard session token' },
-      SESSION_AUTH,
-    )
+    .addSecurity(API_KEY_AUTH, {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'API key',
+      description:
+        'A Conflux API key, `Authorization: Bearer cf_live_…` (real, billed calls) or `Bearer cf_test_…` (free mock ' +
+        'answers): the prefix, 32 random base62 characters and a 6-character checksum. Create one with ' +
+        '`POST /v1/keys`. Not a JWT.',
+    })
+    .addSecurity(SESSION_AUTH, {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description:
+        'A dashboard session token (a JWT) from `POST /auth/signup` or `POST /auth/login`, valid for `expires_in` ' +
+        'seconds: `Authorization: Bearer <token>`. Account routes (`/v1/keys`, `/v1/credits`) take it, or a live key.',
+    })
+    .addTag('chat', 'Chat completions, OpenAI-compatible (streaming included)')
+    .addTag('models', 'The model catalog: providers, context, prices in credits, fallbacks')
+    .addTag('keys', 'API keys of the account (session token or live key)')
+    .addTag('billing', 'Credits: balance, plan, use')
+    .addTag('auth', 'Dashboard accounts and session tokens')
+    .addTag('status', 'Provider and model health (public)')
+    .addTag('ops', 'Liveness, readiness and Prometheus metrics, for operators')
     .build();
-  return SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config);
+  const schemas = (document.components ??= {}).schemas ?? {};
+  for (const [name, schema] of Object.entries(chatRequestComponents())) {
+    if (name in schemas) {
+      throw new Error(`OpenAPI: two schemas named ${name}`);
+    }
+    schemas[name] = schema;
+  }
+  document.components.schemas = schemas;
+  return document;
 }

@@ -35,7 +35,7 @@ export class CredentialsDto {
 }
 
 export class AccountDto {
-  @ApiProperty() id!: string;
+  @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() email!: string;
   @ApiProperty({ enum: ['user', 'support', 'admin'] }) role!: string;
   @ApiProperty({ enum: ['free', 'power', 'pro'] }) plan!: string;
@@ -45,7 +45,8 @@ export class AccountDto {
 
 export class SessionDto {
   @ApiProperty({
-    description: 'Session token (JWT) for the dashboard endpoints: `Authorization: Bearer <token>`.',
+    description:
+      'Session token (a JWT) for the account endpoints (`/v1/keys`, `/v1/credits`): `Authorization: Bearer <token>`.',
   })
   token!: string;
   @ApiProperty({ description: 'Seconds until the token expires.' })
@@ -53,3 +54,22 @@ export class SessionDto {
   @ApiProperty({ type: AccountDto })
   account!: AccountDto;
 }
+
+/** A real answer of sign-up (the token's signature replaced). */
+export const SESSION_EXAMPLE = {
+  summary: 'A new Free account and its session',
+  value: {
+    token:
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1ZmI0NjIwMC0xMTdlLTRkMjgtYmM5NC1kODAwY2Y3N2EwODkiLCJyb2xlIjoid' +
+      'XNlciIsImlhdCI6MTc5NjAxMjU3OSwiZXhwIjoxNzk2MDE2MTc5fQ.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX',
+    expires_in: 3600,
+    account: {
+      id: '5fb46200-117e-4d28-bc94-d800cf77a089',
+      email: 'dev@example.com',
+      role: 'user',
+      plan: 'free',
+      status: 'active',
+      created_at: '2026-11-30T04:22:59.235Z',
+    },
+  },
+};

@@ -1,11 +1,12 @@
 import { Controller, createParamDecorator, type ExecutionContext, Get, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { API_KEY_AUTH, ErrorDto } from '../common/openapi.js';
+import { ErrorCode } from '../common/errors.js';
+import { API_KEY_AUTH, API_KEY_ERRORS, ApiErrors, SERVER_ERRORS } from '../common/openapi.js';
 import { ApiKeyGuard } from '../keys/guards.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { CatalogService } from './catalog.service.js';
-import { ModelDto, ModelListDto, toModelDto } from './models.dto.js';
+import { MODEL_EXAMPLE, MODEL_LIST_EXAMPLE, ModelDto, ModelListDto, toModelDto } from './models.dto.js';
 
 /**
  * The model id of `GET /v1/models/*`. Ids may contain "/" (`openai/gpt-oss-120b`), so the route ends with
@@ -20,8 +21,6 @@ const ModelIdParam = createParamDecorator(
 
 @ApiTags('models')
 @ApiBearerAuth(API_KEY_AUTH)
-@ApiResponse({ status: 401, type: ErrorDto })
-@ApiResponse({ status: 429, type: ErrorDto })
 @UseGuards(ApiKeyGuard, RateLimitGuard)
 @Controller('v1/models')
 export class ModelsController {
@@ -31,7 +30,8 @@ export class ModelsController {
   @ApiOperation({
     summary: 'List the models (OpenAI list shape, plus providers, context, pricing, fallback)',
   })
-  @ApiResponse({ status: 200, type: ModelListDto })
+  @ApiResponse({ status: 200, type: ModelListDto, examples: { catalog: MODEL_LIST_EXAMPLE } })
+  @ApiErrors(...API_KEY_ERRORS, ...SERVER_ERRORS)
   list(): ModelListDto {
     const now = new Date();
     return { object: 'list', data: this.catalog.list().map((model) => toModelDto(model, now)) };
@@ -44,8 +44,12 @@ export class ModelsController {
     type: String,
     description: 'The model id; it may contain "/" (e.g. `gpt-6.2-sol`, `openai/gpt-oss-120b`).',
   })
-  @ApiResponse({ status: 200, type: ModelDto })
-  @ApiResponse({ status: 404, type: ErrorDto, description: '`model_not_found`' })
+  @ApiResponse({ status: 200, type: ModelDto, examples: { model: MODEL_EXAMPLE } })
+  @ApiErrors(...API_KEY_ERRORS, ...SERVER_ERRORS, {
+    error: ErrorCode.ModelNotFound,
+    message: 'The model `gpt-0` does not exist or you do not have access to it.',
+    param: 'model',
+  })
   retrieve(@ModelIdParam() id: string): ModelDto {
     return toModelDto(this.catalog.require(id), new Date());
   }

@@ -59,6 +59,57 @@ export class ModelListDto {
   @ApiProperty({ type: [ModelDto] }) data!: ModelDto[];
 }
 
+const luna = {
+  id: 'gpt-6-luna',
+  object: 'model',
+  created: 1790035200,
+  owned_by: 'openai',
+  context_window: 1050000,
+  max_output_tokens: 128000,
+  providers: ['openai'],
+  pricing: { input: '10', cached_input: '1', output: '50' },
+  fallback: 'claude-haiku-5-5',
+  capabilities: { tools: true, images: true, json_schema: true },
+};
+
+/** A real answer of `GET /v1/models/gpt-6-luna`. */
+export const MODEL_EXAMPLE = { summary: 'gpt-6-luna', value: luna };
+
+/** A real answer of `GET /v1/models`, three of its 16 models. */
+export const MODEL_LIST_EXAMPLE = {
+  summary: 'The catalog (3 of the 16 models shown)',
+  value: {
+    object: 'list',
+    data: [
+      luna,
+      {
+        id: 'claude-sonnet-5-5',
+        object: 'model',
+        created: 1790035200,
+        owned_by: 'anthropic',
+        context_window: 1000000,
+        max_output_tokens: 128000,
+        providers: ['anthropic'],
+        pricing: { input: '200', cached_input: '20', output: '1000' },
+        fallback: 'gpt-6.2-sol',
+        capabilities: { tools: true, images: true, json_schema: true },
+      },
+      {
+        id: 'openai/gpt-oss-120b',
+        object: 'model',
+        created: 1754352000,
+        owned_by: 'openai',
+        context_window: 131072,
+        max_output_tokens: 65536,
+        providers: ['groq', 'cerebras'],
+        pricing: { input: '15', cached_input: '7.5', output: '60' },
+        fallback: 'openai/gpt-oss-20b',
+        capabilities: { tools: true, images: false, json_schema: true },
+      },
+    ],
+  },
+};
+
 /** The public view of a catalog model, priced at `at`. */
 export function toModelDto(model: CatalogModel, at: Date): ModelDto {
   const price = priceAt(model.deployments[0], model.id, at);

@@ -59,56 +59,122 @@ const toolCall = closed(
 );
 const name = { type: 'string', minLength: 1 };
 
+const systemMessage = {
+  properties: { role: { const: 'system' }, content: { anyOf: [text, partsOf(textPart)] }, name },
+  required: ['content'],
+  additionalProperties: false,
+};
+const developerMessage = {
+  properties: { role: { const: 'developer' }, content: { anyOf: [text, partsOf(textPart)] }, name },
+  required: ['content'],
+  additionalProperties: false,
+};
+const userMessage = {
+  properties: {
+    role: { const: 'user' },
+    content: { anyOf: [text, partsOf(textPart, imagePart, audioPart, filePart)] },
+    name,
+  },
+  required: ['content'],
+  additionalProperties: false,
+};
+const assistantMessage = {
+  properties: {
+    role: { const: 'assistant' },
+    content: { anyOf: [text, { type: 'null' }, partsOf(textPart, refusalPart)] },
+    refusal: { type: ['string', 'null'] },
+    tool_calls: { type: 'array', items: toolCall },
+    name,
+    audio: { type: ['object', 'null'] },
+    function_call: { type: ['object', 'null'] },
+  },
+  additionalProperties: false,
+};
+const toolMessage = {
+  properties: {
+    role: { const: 'tool' },
+    content: { anyOf: [text, partsOf(textPart)] },
+    tool_call_id: { type: 'string', minLength: 1 },
+  },
+  required: ['content', 'tool_call_id'],
+  additionalProperties: false,
+};
+
 const message = {
   type: 'object',
   required: ['role'],
   properties: { role: { enum: ['system', 'developer', 'user', 'assistant', 'tool'] } },
   discriminator: { propertyName: 'role' },
-  oneOf: [
-    {
-      properties: { role: { const: 'system' }, content: { anyOf: [text, partsOf(textPart)] }, name },
-      required: ['content'],
-      additionalProperties: false,
-    },
-    {
-      properties: { role: { const: 'developer' }, content: { anyOf: [text, partsOf(textPart)] }, name },
-      required: ['content'],
-      additionalProperties: false,
-    },
-    {
-      properties: {
-        role: { const: 'user' },
-        content: { anyOf: [text, partsOf(textPart, imagePart, audioPart, filePart)] },
-        name,
-      },
-      required: ['content'],
-      additionalProperties: false,
-    },
-    {
-      properties: {
-        role: { const: 'assistant' },
-        content: { anyOf: [text, { type: 'null' }, partsOf(textPart, refusalPart)] },
-        refusal: { type: ['string', 'null'] },
-        tool_calls: { type: 'array', items: toolCall },
-        name,
-        audio: { type: ['object', 'null'] },
-        function_call: { type: ['object', 'null'] },
-      },
-      additionalProperties: false,
-    },
-    {
-      properties: {
-        role: { const: 'tool' },
-        content: { anyOf: [text, partsOf(textPart)] },
-        tool_call_id: { type: 'string', minLength: 1 },
-      },
-      required: ['content', 'tool_call_id'],
-      additionalProperties: false,
-    },
-  ],
+  oneOf: [systemMessage, developerMessage, userMessage, assistantMessage, toolMessage],
 };
 
 const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
+
+const streamOptions = {
+  type: 'object',
+  properties: { include_usage: { type: 'boolean' }, include_obfuscation: { type: 'boolean' } },
+  additionalProperties: false,
+};
+const tool = {
+  type: 'object',
+  required: ['type', 'function'],
+  properties: {
+    type: { const: 'function' },
+    function: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+        description: text,
+        parameters: { type: 'object' },
+        strict: nullable({ type: 'boolean' }),
+      },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+const namedToolChoice = {
+  type: 'object',
+  required: ['type', 'function'],
+  properties: {
+    type: { const: 'function' },
+    function: {
+      type: 'object',
+      required: ['name'],
+      properties: { name: text },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+const textFormat = { properties: { type: { const: 'text' } }, additionalProperties: false };
+const jsonObjectFormat = { properties: { type: { const: 'json_object' } }, additionalProperties: false };
+const jsonSchemaFormat = {
+  properties: {
+    type: { const: 'json_schema' },
+    json_schema: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+        description: text,
+        schema: { type: 'object' },
+        strict: nullable({ type: 'boolean' }),
+      },
+      additionalProperties: false,
+    },
+  },
+  required: ['json_schema'],
+  additionalProperties: false,
+};
+const responseFormat = {
+  type: 'object',
+  required: ['type'],
+  properties: { type: { enum: ['text', 'json_object', 'json_schema'] } },
+  discriminator: { propertyName: 'type' },
+  oneOf: [textFormat, jsonObjectFormat, jsonSchemaFormat],
+};
 
 export const CHAT_REQUEST_SCHEMA = {
   type: 'object',
@@ -117,11 +183,7 @@ export const CHAT_REQUEST_SCHEMA = {
     model: { type: 'string', minLength: 1 },
     messages: { type: 'array', minItems: 1, items: message },
     stream: nullable({ type: 'boolean' }),
-    stream_options: nullable({
-      type: 'object',
-      properties: { include_usage: { type: 'boolean' }, include_obfuscation: { type: 'boolean' } },
-      additionalProperties: false,
-    }),
+    stream_options: nullable(streamOptions),
     max_tokens: nullable({ type: 'integer', minimum: 1 }),
     max_completion_tokens: nullable({ type: 'integer', minimum: 1 }),
     temperature: nullable({ type: 'number', minimum: 0, maximum: 2 }),
@@ -139,76 +201,10 @@ export const CHAT_REQUEST_SCHEMA = {
     }),
     logprobs: nullable({ type: 'boolean' }),
     top_logprobs: nullable({ type: 'integer', minimum: 0, maximum: 20 }),
-    tools: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['type', 'function'],
-        properties: {
-          type: { const: 'function' },
-          function: {
-            type: 'object',
-            required: ['name'],
-            properties: {
-              name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
-              description: text,
-              parameters: { type: 'object' },
-              strict: nullable({ type: 'boolean' }),
-            },
-            additionalProperties: false,
-          },
-        },
-        additionalProperties: false,
-      },
-    },
-    tool_choice: {
-      anyOf: [
-        { enum: ['none', 'auto', 'required'] },
-        {
-          type: 'object',
-          required: ['type', 'function'],
-          properties: {
-            type: { const: 'function' },
-            function: {
-              type: 'object',
-              required: ['name'],
-              properties: { name: text },
-              additionalProperties: false,
-            },
-          },
-          additionalProperties: false,
-        },
-      ],
-    },
+    tools: { type: 'array', items: tool },
+    tool_choice: { anyOf: [{ enum: ['none', 'auto', 'required'] }, namedToolChoice] },
     parallel_tool_calls: { type: 'boolean' },
-    response_format: {
-      type: 'object',
-      required: ['type'],
-      properties: { type: { enum: ['text', 'json_object', 'json_schema'] } },
-      discriminator: { propertyName: 'type' },
-      oneOf: [
-        { properties: { type: { const: 'text' } }, additionalProperties: false },
-        { properties: { type: { const: 'json_object' } }, additionalProperties: false },
-        {
-          properties: {
-            type: { const: 'json_schema' },
-            json_schema: {
-              type: 'object',
-              required: ['name'],
-              properties: {
-                name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
-                description: text,
-                schema: { type: 'object' },
-                strict: nullable({ type: 'boolean' }),
-              },
-              additionalProperties: false,
-            },
-          },
-          required: ['json_schema'],
-          additionalProperties: false,
-        },
-      ],
-    },
+    response_format: responseFormat,
     reasoning_effort: nullable({ enum: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] }),
     user: text,
     safety_identifier: text,
@@ -220,6 +216,34 @@ export const CHAT_REQUEST_SCHEMA = {
   },
   additionalProperties: false,
 } as const;
+
+/**
+ * The parts of the schema the API reference names, after OpenAI's own schema names: the very objects above, which
+ * `chat.dto.ts` recognises by identity when it turns the schema into OpenAPI 3.0 components. Validation does not
+ * read this.
+ */
+export const CHAT_REQUEST_SCHEMA_PARTS: Readonly<Record<string, object>> = {
+  CreateChatCompletionRequest: CHAT_REQUEST_SCHEMA,
+  ChatCompletionRequestMessage: message,
+  ChatCompletionRequestSystemMessage: systemMessage,
+  ChatCompletionRequestDeveloperMessage: developerMessage,
+  ChatCompletionRequestUserMessage: userMessage,
+  ChatCompletionRequestAssistantMessage: assistantMessage,
+  ChatCompletionRequestToolMessage: toolMessage,
+  ChatCompletionRequestMessageContentPartText: textPart,
+  ChatCompletionRequestMessageContentPartImage: imagePart,
+  ChatCompletionRequestMessageContentPartAudio: audioPart,
+  ChatCompletionRequestMessageContentPartFile: filePart,
+  ChatCompletionRequestMessageContentPartRefusal: refusalPart,
+  ChatCompletionMessageToolCall: toolCall,
+  ChatCompletionTool: tool,
+  ChatCompletionNamedToolChoice: namedToolChoice,
+  ChatCompletionStreamOptions: streamOptions,
+  ResponseFormat: responseFormat,
+  ResponseFormatText: textFormat,
+  ResponseFormatJsonObject: jsonObjectFormat,
+  ResponseFormatJsonSchema: jsonSchemaFormat,
+};
 
 const ajv = new Ajv({ allErrors: false, discriminator: true, strict: false });
 const validate: ValidateFunction = ajv.compile(CHAT_REQUEST_SCHEMA);

@@ -92,3 +92,86 @@ export class StatusDto {
   @ApiProperty({ type: [ProviderStatusDto] }) providers!: ProviderStatusDto[];
   @ApiProperty({ type: [ModelStatusDto] }) models!: ModelStatusDto[];
 }
+
+/** A real answer (fake providers, all healthy), 3 of its 16 models shown. */
+export const STATUS_EXAMPLE = {
+  summary: 'Every provider healthy (3 of the 16 models shown)',
+  value: {
+    status: 'healthy',
+    providers: [
+      {
+        id: 'openai',
+        enabled: true,
+        state: 'healthy',
+        circuit: 'closed',
+        last_checked_at: '2026-11-30T04:22:57.935Z',
+        latency_ms: 136,
+        reason: null,
+        uptime_24h: 100,
+      },
+      {
+        id: 'anthropic',
+        enabled: true,
+        state: 'healthy',
+        circuit: 'closed',
+        last_checked_at: '2026-11-30T04:22:57.935Z',
+        latency_ms: 129,
+        reason: null,
+        uptime_24h: 100,
+      },
+      {
+        id: 'gemini',
+        enabled: true,
+        state: 'healthy',
+        circuit: 'closed',
+        last_checked_at: '2026-11-30T04:22:57.935Z',
+        latency_ms: 129,
+        reason: null,
+        uptime_24h: 100,
+      },
+      {
+        id: 'cerebras',
+        enabled: true,
+        state: 'healthy',
+        circuit: 'closed',
+        last_checked_at: '2026-11-30T04:22:57.935Z',
+        latency_ms: 129,
+        reason: null,
+        uptime_24h: 100,
+      },
+      {
+        id: 'groq',
+        enabled: true,
+        state: 'healthy',
+        circuit: 'closed',
+        last_checked_at: '2026-11-30T04:22:57.935Z',
+        latency_ms: 129,
+        reason: null,
+        uptime_24h: 100,
+      },
+    ],
+    models: [
+      {
+        id: 'gpt-6-luna',
+        state: 'healthy',
+        providers: [{ provider: 'openai', state: 'healthy' }],
+        fallback: 'claude-haiku-5-5',
+      },
+      {
+        id: 'claude-sonnet-5-5',
+        state: 'healthy',
+        providers: [{ provider: 'anthropic', state: 'healthy' }],
+        fallback: 'gpt-6.2-sol',
+      },
+      {
+        id: 'gpt-oss-120b',
+        state: 'healthy',
+        providers: [
+          { provider: 'cerebras', state: 'healthy' },
+          { provider: 'groq', state: 'healthy' },
+        ],
+        fallback: 'openai/gpt-oss-20b',
+      },
+    ],
+  },
+};
