@@ -1,12 +1,14 @@
 import { startFakes } from './index.js';
 
 /**
- * `npm run fakes`: the five fake providers on local ports (default 4100–4104), so the gateway can run end to end
- * on one machine. Prints the environment to start the gateway with.
+ * `npm run fakes`: the five fake providers on local ports (default 4100–4104) and a fake Stripe (4105), so the
+ * gateway can run end to end on one machine. Prints the environment to start the gateway with.
  */
 const basePort = Number(process.env.FAKES_PORT ?? 4100);
 const fakes = await startFakes(basePort);
-process.stdout.write('Fake providers are listening. Start the gateway against them with:\n\n');
+process.stdout.write(
+  'Fake providers and a fake Stripe are listening. Start the gateway against them with:\n\n',
+);
 process.stdout.write(
   Object.entries(fakes.env)
     .map(([name, value]) => `${name}=${value}`)
