@@ -534,3 +534,39 @@ export function metric(text: string, name: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Background traffic
+
+/** The loops running now: `stopLoops()` (in an `afterEach`) ends whatever a failed scenario left running. */
+const loops = new Set<() => Promise<void>>();
+
+/**
+ * Runs `count` loops of `body(i)` in the background until the returned function is called, or for `maxMs` at most
+ * (every scenario is bounded, even one that fails before it stops its traffic).
+ */
+export function runLoops(
+  count: number,
+  body: (i: number) => Promise<void>,
+  maxMs = 120_000,
+): () => Promise<void> {
+  let stopping = false;
+  const until = performance.now() + maxMs;
+  const workers = Array.from({ length: count }, async (_, i) => {
+    while (!stopping && performance.now() < until) {
+      await body(i);
+    }
+  });
+  const stop = async () => {
+    stopping = true;
+    loops.delete(stop);
+    await Promise.all(workers);
+  };
+  loops.add(stop);
+  return stop;
+}
+
+/** Stops every loop `runLoops` started and is still running. */
+export async function stopLoops(): Promise<void> {
+  await Promise.all([...loops].map((stop) => stop()));
+}

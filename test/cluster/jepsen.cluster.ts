@@ -19,8 +19,10 @@ import { ms, note, useCluster, type Cluster } from './harness.js';
 
 const JEPSEN_MS = Number(process.env.CLUSTER_JEPSEN_MS ?? 60_000);
 const WORKERS = 12;
+/** Each worker sends at most one request per this many ms (≤ 240 requests/s in all: the run lasts its time). */
+const PACE_MS = 50;
 /** At most this many requests in all (the run is bounded in requests as well as in time). */
-const MAX_REQUESTS = 20_000;
+const MAX_REQUESTS = Math.ceil((JEPSEN_MS / PACE_MS) * WORKERS);
 const MODELS = ['gpt-6-luna', 'claude-haiku-5-5', 'gemini-3.5-flash-lite'];
 
 interface Account {
@@ -257,8 +259,10 @@ describe('Jepsen-style: mixed traffic, faults, top-ups and adjustments across in
 
       const workers = Array.from({ length: WORKERS }, async () => {
         while (running()) {
+          const began = performance.now();
           sent += 1;
           outcomes.push(await oneRequest(c, pick(accounts)));
+          await sleep(Math.max(0, PACE_MS - (performance.now() - began)));
         }
       });
       const faulting = (async () => {

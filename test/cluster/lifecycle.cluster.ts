@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   call,
   chat,
@@ -64,6 +64,15 @@ async function until503(c: Cluster, i: number, boundMs: number): Promise<Answer>
 
 describe('an instance stopped while it serves', () => {
   const cluster = useCluster({ instances: 3, env: RECOVERY_ENV });
+  // Each scenario starts with every instance running (one that failed may have left one stopped).
+  beforeEach(async () => {
+    const c = cluster();
+    for (let i = 0; i < c.size; i++) {
+      if (!c.alive(i)) {
+        await c.restart(i, { SHUTDOWN_GRACE_MS: '30000' });
+      }
+    }
+  });
 
   it('SIGTERM: readiness 503 at once, new requests refused with 503 and retry-after, a JSON request and a stream in flight finish and are billed, exit 0', async () => {
     const c = cluster();

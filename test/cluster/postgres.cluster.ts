@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   billedOnce,
   call,
@@ -8,8 +8,10 @@ import {
   login,
   money,
   openStream,
+  runLoops,
   setPlan,
   signup,
+  stopLoops,
   trySignup,
   waitFor,
   type Answer,
@@ -109,12 +111,9 @@ async function round(
 /** Rounds on every instance, one after another per instance, until stopped. */
 function load(c: Cluster, paid: Who, free: Who, phase: () => Seen['phase']) {
   const seen: Seen[] = [];
-  let stopping = false;
-  const workers = Array.from({ length: c.size }, async (_, i) => {
-    while (!stopping) {
-      seen.push(...(await round(c, i, paid, free, phase)));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  const stop = runLoops(c.size, async (i) => {
+    seen.push(...(await round(c, i, paid, free, phase)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   });
   return {
     seen,
@@ -127,8 +126,7 @@ function load(c: Cluster, paid: Who, free: Who, phase: () => Seen['phase']) {
         ),
       ),
     stop: async () => {
-      stopping = true;
-      await Promise.all(workers);
+      await stop();
       return seen;
     },
   };
@@ -140,6 +138,14 @@ function exitText(exit: Stopped): string {
 
 describe('Postgres down while the cluster serves', () => {
   const cluster = useCluster({ instances: 3, rateLimitRpm: 100_000, env: RECOVERY });
+  // Whatever a scenario that failed left behind: its traffic stopped, Postgres running again.
+  afterEach(async () => {
+    await stopLoops();
+    const c = cluster();
+    if (c.postgres.pid === undefined) {
+      await c.postgres.start();
+    }
+  });
 
   for (const how of ['stop', 'kill'] as const) {
     it(`Postgres ${how === 'stop' ? 'stopped (fast shutdown)' : 'killed (SIGKILL)'}: no 500 and no crash, paid keys served, Free 503 + retry-after; after recovery every 200 billed once, balance = Σ ledger, no lease left`, async () => {
@@ -343,12 +349,9 @@ describe('Postgres down while the cluster serves', () => {
       for (let round = 0; round < 10; round++) {
         const marks = logMarks(c);
         const seen: Array<{ answer: Answer; id: string | null }> = [];
-        let stopping = false;
-        const workers = Array.from({ length: 18 }, async (_, w) => {
-          while (!stopping) {
-            const answer = await chat(c.url(w % 3), keys[w % keys.length]!, undefined, { timeoutMs: 15_000 });
-            seen.push({ answer, id: answer.headers.get('x-request-id') });
-          }
+        const stop = runLoops(18, async (w) => {
+          const answer = await chat(c.url(w % 3), keys[w % keys.length]!, undefined, { timeoutMs: 15_000 });
+          seen.push({ answer, id: answer.headers.get('x-request-id') });
         });
         await waitFor(() => seen.length >= 50, 30_000, 'traffic under way');
         const how = round % 2 === 0 ? 'kill' : 'stop';
@@ -357,8 +360,7 @@ describe('Postgres down while the cluster serves', () => {
         await waitFor(() => seen.length >= down + 50, 30_000, 'traffic while Postgres is down');
         await c.postgres.start();
         await Promise.all([0, 1, 2].map((i) => c.ready(i, 60_000)));
-        stopping = true;
-        await Promise.all(workers);
+        await stop();
         const bad = seen.filter((s) => s.answer.status >= 500 && s.answer.status !== 503);
         note(`lease grants through a Postgres ${how}: ${counts(seen.map((s) => s.answer.status))}`);
         for (const s of bad) {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   call,
   chat,
@@ -7,9 +7,11 @@ import {
   login,
   metric,
   openStream,
+  runLoops,
   setPlan,
   signup,
   SMALL,
+  stopLoops,
   trySignup,
   waitFor,
   type Answer,
@@ -83,12 +85,9 @@ async function round(c: Cluster, i: number, who: Who, phase: () => Seen['phase']
 
 function traffic(c: Cluster, who: Who, phase: () => Seen['phase']) {
   const seen: Seen[] = [];
-  let stopping = false;
-  const workers = Array.from({ length: c.size }, async (_, i) => {
-    while (!stopping) {
-      seen.push(...(await round(c, i, who, phase)));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  const stop = runLoops(c.size, async (i) => {
+    seen.push(...(await round(c, i, who, phase)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   });
   return {
     rounds: (p: Seen['phase']) =>
@@ -99,8 +98,7 @@ function traffic(c: Cluster, who: Who, phase: () => Seen['phase']) {
         ),
       ),
     stop: async () => {
-      stopping = true;
-      await Promise.all(workers);
+      await stop();
       return seen;
     },
   };
@@ -180,6 +178,14 @@ describe('Redis down: a degraded mode, never an outage', () => {
     rateLimitRpm: RPM,
     // The account that drives traffic through the outage is on Pro, whose limit is out of the way.
     env: { RATE_LIMIT_RPM_PRO: '100000' },
+  });
+  // Whatever a scenario that failed left behind: its traffic stopped, Redis running again.
+  afterEach(async () => {
+    await stopLoops();
+    const c = cluster();
+    if (c.redis.pid === undefined) {
+      await c.redis.start();
+    }
   });
 
   // DEFECT (src/redis/redis.service.ts, onModuleInit): an instance counts the live instances for the first time
