@@ -277,3 +277,296 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Streams followed as they arrive (to kill or stop an instance mid-stream, or to leave one open)
+
+/** How a stream followed by `openStream` ended. */
+export interface StreamEnd {
+  /** `data: [DONE]` came. */
+  done: boolean;
+  /** The error frame's `error` object, when the stream ended with one. */
+  errorFrame?: { message?: string; type?: string; code?: string | null };
+  /** The body could not be read to its end (the connection was cut, aborted, or timed out). */
+  broken?: string;
+  usage?: Record<string, unknown>;
+  content: string;
+  /** Content deltas received (one token each with the fakes). */
+  pieces: number;
+  ms: number;
+}
+
+export interface LiveStream {
+  /** HTTP status, or 0 when there was no answer (`error` says why). */
+  status: number;
+  headers: Headers;
+  requestId: string | null;
+  /** The error body of an answer that is not 200 (parsed when JSON). */
+  errorBody?: any;
+  error?: string;
+  readonly content: string;
+  readonly pieces: number;
+  /** Resolves once `n` content deltas have arrived; rejects if the stream ends first or after `timeoutMs`. */
+  until(n: number, timeoutMs?: number): Promise<void>;
+  /** Resolves when the body has ended, however it ended. */
+  ended: Promise<StreamEnd>;
+  /** The client leaves (closes the connection). */
+  abort(): void;
+}
+
+/**
+ * A streamed chat call followed chunk by chunk: resolves once the answer's head has arrived (or with status 0),
+ * then `until(n)` waits for content and `ended` for the end. Bounded by `timeoutMs` as a whole.
+ */
+export async function openStream(
+  base: string,
+  key: string,
+  body: Record<string, unknown> = SMALL,
+  options: { timeoutMs?: number; headers?: Record<string, string> } = {},
+): Promise<LiveStream> {
+  const started = performance.now();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error('timeout')), options.timeoutMs ?? 30_000);
+  let content = '';
+  let pieces = 0;
+  const waiters: Array<{ n: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  const settleWaiters = (end?: StreamEnd) => {
+    for (const w of [...waiters]) {
+      if (pieces >= w.n) {
+        w.resolve();
+      } else if (end) {
+        w.reject(
+          new Error(`the stream ended after ${pieces} pieces (waiting for ${w.n}): ${JSON.stringify(end)}`),
+        );
+      } else {
+        continue;
+      }
+      waiters.splice(waiters.indexOf(w), 1);
+    }
+  };
+  let res: Response;
+  try {
+    res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        ...options.headers,
+      },
+      body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+      signal: controller.signal,
+    });
+  } catch (error) {
+    clearTimeout(timer);
+    const ms = Math.round(performance.now() - started);
+    const end: StreamEnd = { done: false, broken: describe(error), content: '', pieces: 0, ms };
+    return {
+      status: 0,
+      headers: new Headers(),
+      requestId: null,
+      error: describe(error),
+      content: '',
+      pieces: 0,
+      until: () => Promise.reject(new Error(`no answer: ${describe(error)}`)),
+      ended: Promise.resolve(end),
+      abort: () => undefined,
+    };
+  }
+  const out: LiveStream = {
+    status: res.status,
+    headers: res.headers,
+    requestId: res.headers.get('x-request-id'),
+    get content() {
+      return content;
+    },
+    get pieces() {
+      return pieces;
+    },
+    until(n: number, timeoutMs = 15_000) {
+      if (pieces >= n) {
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(entry), 1);
+          reject(new Error(`${pieces} of ${n} stream pieces after ${timeoutMs} ms`));
+        }, timeoutMs);
+        const entry = {
+          n,
+          resolve: () => (clearTimeout(t), resolve()),
+          reject: (e: Error) => (clearTimeout(t), reject(e)),
+        };
+        waiters.push(entry);
+      });
+    },
+    ended: Promise.resolve({ done: false, content: '', pieces: 0, ms: 0 }),
+    abort: () => controller.abort(new Error('aborted by the client')),
+  };
+  if (res.status !== 200) {
+    const text = await res.text().catch((error: unknown) => describe(error));
+    clearTimeout(timer);
+    try {
+      out.errorBody = JSON.parse(text);
+    } catch {
+      out.errorBody = text;
+    }
+    out.ended = Promise.resolve({
+      done: false,
+      content: '',
+      pieces: 0,
+      ms: Math.round(performance.now() - started),
+    });
+    return out;
+  }
+  out.ended = (async (): Promise<StreamEnd> => {
+    const end: StreamEnd = { done: false, content: '', pieces: 0, ms: 0 };
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          for (const line of frame.split('\n')) {
+            if (!line.startsWith('data: ')) {
+              continue;
+            }
+            const data = line.slice('data: '.length).trim();
+            if (data === '[DONE]') {
+              end.done = true;
+              continue;
+            }
+            const parsed = JSON.parse(data) as {
+              error?: StreamEnd['errorFrame'];
+              usage?: Record<string, unknown>;
+              choices?: Array<{ delta?: { content?: string | null } }>;
+            };
+            if (parsed.error) {
+              end.errorFrame = parsed.error;
+            }
+            if (parsed.usage) {
+              end.usage = parsed.usage;
+            }
+            const delta = parsed.choices?.[0]?.delta?.content;
+            if (delta) {
+              content += delta;
+              pieces += 1;
+            }
+          }
+        }
+        settleWaiters();
+      }
+    } catch (error) {
+      end.broken = describe(error);
+    } finally {
+      clearTimeout(timer);
+    }
+    end.content = content;
+    end.pieces = pieces;
+    end.ms = Math.round(performance.now() - started);
+    settleWaiters(end);
+    return end;
+  })();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// More SQL
+
+/** Sets an account's plan (`free`, `power`, `pro`): do it before its keys are first used (they cache the plan). */
+export async function setPlan(db: Db, accountId: string, plan: 'free' | 'power' | 'pro'): Promise<void> {
+  await db.query(`UPDATE accounts SET plan = $2 WHERE id = $1`, [accountId, plan]);
+}
+
+/** The ledger rows of an account, oldest first. */
+export async function ledgerRows(db: Db, accountId: string) {
+  const { rows } = await db.query(
+    `SELECT kind, amount_micro::text AS amount, reference FROM credit_ledger WHERE account_id = $1 ORDER BY id`,
+    [accountId],
+  );
+  return rows as Array<{ kind: string; amount: string; reference: string }>;
+}
+
+/**
+ * For each request id: how many usage events and how many `usage:` ledger rows it has (the money path must
+ * write exactly one of each for a live request that cost something).
+ */
+export async function billedOnce(db: Db, requestIds: string[]) {
+  const { rows } = await db.query(
+    `SELECT r.id,
+            (SELECT count(*)::int FROM usage_events e WHERE e.request_id = r.id) AS events,
+            (SELECT count(*)::int FROM credit_ledger l WHERE l.reference = 'usage:' || r.id) AS entries,
+            (SELECT max(e.cost_micro)::text FROM usage_events e WHERE e.request_id = r.id) AS cost,
+            (SELECT max(e.status) FROM usage_events e WHERE e.request_id = r.id) AS status
+       FROM unnest($1::text[]) AS r(id)`,
+    [requestIds],
+  );
+  return rows as Array<{
+    id: string;
+    events: number;
+    entries: number;
+    cost: string | null;
+    status: string | null;
+  }>;
+}
+
+/** Sign-up's sibling: a session for an existing account (`status` 200/201, or whatever the instance answered). */
+export function login(base: string, email: string, timeoutMs = 15_000): Promise<Answer> {
+  return call(base, 'POST', '/auth/login', {
+    body: { email, password: 'a-long-password' },
+    timeoutMs,
+  });
+}
+
+/** A sign-up on `base` that never throws (for fault scenarios: whatever it answered). */
+export function trySignup(base: string, timeoutMs = 15_000): Promise<Answer> {
+  const email = `cluster-${process.pid}-${Date.now()}-${accounts++}@example.com`;
+  return call(base, 'POST', '/auth/signup', {
+    body: { email, password: 'a-long-password' },
+    timeoutMs,
+  });
+}
+
+/** The value of an unlabelled metric in a Prometheus text exposition (undefined when absent). */
+export function metric(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Background traffic
+
+/** The loops running now: `stopLoops()` (in an `afterEach`) ends whatever a failed scenario left running. */
+const loops = new Set<() => Promise<void>>();
+
+/**
+ * Runs `count` loops of `body(i)` in the background until the returned function is called, or for `maxMs` at most
+ * (every scenario is bounded, even one that fails before it stops its traffic).
+ */
+export function runLoops(
+  count: number,
+  body: (i: number) => Promise<void>,
+  maxMs = 120_000,
+): () => Promise<void> {
+  let stopping = false;
+  const until = performance.now() + maxMs;
+  const workers = Array.from({ length: count }, async (_, i) => {
+    while (!stopping && performance.now() < until) {
+      await body(i);
+    }
+  });
+  const stop = async () => {
+    stopping = true;
+    loops.delete(stop);
+    await Promise.all(workers);
+  };
+  loops.add(stop);
+  return stop;
+}
+
+/** Stops every loop `runLoops` started and is still running. */
+export async function stopLoops(): Promise<void> {
+  await Promise.all([...loops].map((stop) => stop()));
+}

@@ -48,6 +48,8 @@ interface Instance {
   env: NodeJS.ProcessEnv;
   proc?: Proc;
   starts: number;
+  /** performance.now() when its current process answered ready. */
+  readyAt?: number;
 }
 
 /**
@@ -233,6 +235,12 @@ export class Cluster {
     return proc !== undefined && alive(proc);
   }
 
+  /** How long instance i's current process has been ready (ms). */
+  uptime(i: number): number {
+    const at = this.instance(i).readyAt;
+    return at === undefined || !this.alive(i) ? 0 : performance.now() - at;
+  }
+
   /** Everything instance i wrote (stdout and stderr, all its starts, each after a `--- harness: start` line). */
   logs(i: number): string {
     return readFileSync(this.instance(i).logFile, 'utf8');
@@ -325,6 +333,7 @@ export class Cluster {
       this.spawn(instance, env);
       try {
         await this.ready(instance.index);
+        instance.readyAt = performance.now();
         return;
       } catch (error) {
         const log = readFileSync(instance.logFile, 'utf8').slice(mark);

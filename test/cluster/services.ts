@@ -246,6 +246,7 @@ export class PostgresServer {
 export class RedisServer {
   private proc?: Proc;
   private starts = 0;
+  private readyAt?: number;
   readonly url: string;
   readonly logFile: string;
 
@@ -307,6 +308,12 @@ export class RedisServer {
       () => this.ping(),
       () => (alive(proc) ? undefined : `redis exited before it was ready:\n${tail(this.logFile)}`),
     );
+    this.readyAt = performance.now();
+  }
+
+  /** How long the server has been answering since its last start (ms; 0 when it is not running). */
+  uptime(): number {
+    return this.proc && alive(this.proc) && this.readyAt !== undefined ? performance.now() - this.readyAt : 0;
   }
 
   /** true when the server answers PING within a second; undefined otherwise. */
