@@ -19,8 +19,15 @@ const CODES = new Set([
   '53300',
 ]);
 
+/** TypeORM's names for a transaction whose connection died under it (the database went away mid-transaction). */
+const NAMES = new Set([
+  'QueryRunnerAlreadyReleasedError',
+  'QueryRunnerProviderAlreadyReleasedError',
+  'ConnectionIsNotSetError',
+]);
+
 const MESSAGES =
-  /connection terminated|connection (is )?closed|timeout exceeded when trying to connect|cannot use a pool after calling end|terminating connection|the database system is (starting up|shutting down)|client has encountered a connection error|not queryable|connect (ECONNREFUSED|ETIMEDOUT)/i;
+  /connection terminated|connection (is )?closed|timeout exceeded when trying to connect|cannot use a pool after calling end|terminating connection|the database system is (starting up|shutting down)|client has encountered a connection error|not queryable|connect (ECONNREFUSED|ETIMEDOUT)|query runner (was )?already released|connection provided by a query runner was already released/i;
 
 /**
  * True when an error says the database could not be reached (it is down, restarting, or the network is), so the
@@ -28,9 +35,10 @@ const MESSAGES =
  */
 export function isUnreachable(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
-    const { code, message } = e as { code?: unknown; message?: unknown };
+    const { code, message, name } = e as { code?: unknown; message?: unknown; name?: unknown };
     if (
       (typeof code === 'string' && CODES.has(code)) ||
+      (typeof name === 'string' && NAMES.has(name)) ||
       (typeof message === 'string' && MESSAGES.test(message))
     ) {
       return true;

@@ -36,8 +36,24 @@ const MIGRATION_LOCK = 7_201_001;
 export async function initializeDataSource(options: DataSourceOptions): Promise<DataSource> {
   const dataSource = new DataSource(options);
   await dataSource.initialize();
+  guardConnections(dataSource);
   await runMigrations(dataSource, !('driver' in options && options.driver));
   return dataSource;
+}
+
+/**
+ * A Postgres that shuts down or dies sends every connection an error; one a connection receives while no query
+ * and no pool owns its listener (between TypeORM releasing it and the pool taking it back) would be an uncaught
+ * 'error' event: the process would crash. Every pooled connection gets a listener of its own; the error still
+ * reaches whatever query was running, and the pool drops the broken connection.
+ */
+function guardConnections(dataSource: DataSource): void {
+  const pool = (
+    dataSource.driver as { master?: { on?: (event: string, listener: (client: unknown) => void) => void } }
+  ).master;
+  pool?.on?.('connect', (client) => {
+    (client as { on(event: 'error', listener: () => void): void }).on('error', () => undefined);
+  });
 }
 
 export async function runMigrations(dataSource: DataSource, shared: boolean): Promise<string[]> {

@@ -1,10 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { Instance } from '../common/instance.js';
 import { CONFIG, type Config } from '../config/config.js';
 
 /** How often the number of live instances is read (for the per-instance share of a limit while Redis is down). */
 const COUNT_INSTANCES_MS = 10_000;
+/**
+ * How long after a start or a reconnection the instances are counted: every instance writes its heartbeat each
+ * second, so by then a Redis that came back empty knows them all again.
+ */
+const HEARTBEATS_SETTLE_MS = 2_500;
 
 /**
  * The optional Redis connection. With REDIS_URL set, counters and broadcasts are shared by every instance;
@@ -29,7 +35,10 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
   private counter?: NodeJS.Timeout;
   private closing = false;
 
-  constructor(@Inject(CONFIG) config: Config) {
+  constructor(
+    @Inject(CONFIG) config: Config,
+    private readonly instance: Instance,
+  ) {
     const options = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -59,9 +68,27 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
     this.local.setMaxListeners(100);
   }
 
-  onModuleInit(): void {
+  /** Counts the instances before this one serves: a limit shared while Redis is down is right from the start. */
+  async onModuleInit(): Promise<void> {
     this.counter = setInterval(() => void this.countInstances(), COUNT_INSTANCES_MS);
     this.counter.unref();
+    if (this.client) {
+      const ready = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2_000);
+        this.client!.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (!this.available) {
+        await ready;
+      }
+      await this.countInstances();
+    }
+  }
+
+  private countSoon(): void {
+    setTimeout(() => void this.countInstances(), HEARTBEATS_SETTLE_MS).unref();
   }
 
   /** True without Redis (nothing to fall back from), or while Redis answers. */
@@ -146,7 +173,7 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
     this.wasAvailable = now;
     if (now) {
       this.logger.log('redis is back: limits, broadcasts and state are shared again');
-      void this.countInstances();
+      this.countSoon();
     } else {
       this.logger.warn(
         'redis is unreachable: degraded mode (per-instance share of rate limits, key lookups trusted for 1 s, ' +
@@ -156,19 +183,21 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
     this.changes.emit('change', now);
   }
 
+  /** The others' heartbeats, plus this instance (whose own heartbeat may not be written yet). */
   private async countInstances(): Promise<void> {
     if (!this.client || !this.available) {
       return;
     }
     try {
       let cursor = '0';
-      let count = 0;
+      let others = 0;
+      const own = `conflux:instance:${this.instance.id}`;
       do {
         const [next, keys] = await this.client.scan(cursor, 'MATCH', 'conflux:instance:*', 'COUNT', 500);
         cursor = next;
-        count += keys.length;
+        others += keys.filter((key) => key !== own).length;
       } while (cursor !== '0');
-      this.instanceCount = Math.max(1, count);
+      this.instanceCount = others + 1;
     } catch {
       // keep the last count
     }

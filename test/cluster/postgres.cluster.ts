@@ -30,15 +30,6 @@ import type { Stopped } from './processes.js';
 
 const RECOVERY = { LEASE_TTL_MS: '3000', INSTANCE_TIMEOUT_MS: '3000', RECONCILE_INTERVAL_MS: '1000' };
 
-/**
- * KNOWN DEFECT, pinned by the `it.fails` scenario at the end of this file: a credit-lease grant whose database
- * connection dies mid-transaction fails with TypeORM's own error (the query runner was released when its
- * connection broke), which `isUnreachable` (src/common/unreachable.ts) does not recognize as the database being
- * away: the request gets 500 `internal_error` instead of 503. The outage scenarios tolerate (and print) such 500s so
- * that they keep asserting everything else; remove this once the defect is fixed.
- */
-const KNOWN_500 = /QueryRunnerAlreadyReleasedError|QueryRunnerProviderAlreadyReleasedError/;
-
 const BODY = {
   model: 'gpt-6-luna',
   messages: [{ role: 'user', content: 'one two three four five' }],
@@ -209,24 +200,11 @@ describe('Postgres down while the cluster serves', () => {
       const bad = seen.filter(
         (s) => s.answer.status === 0 || (s.answer.status >= 500 && s.answer.status !== 503),
       );
-      const tolerated = new Set<string>();
       for (const s of bad) {
-        const lines = linesAbout(c, marks, s.requestId);
-        if (s.answer.status === 500 && lines.some((line) => KNOWN_500.test(line))) {
-          tolerated.add(s.requestId!);
-          note(
-            `postgres ${how}: KNOWN DEFECT (see the it.fails scenario): ${s.what} @${s.instance} ${brief(s.answer)}`,
-          );
-          continue;
-        }
         note(`postgres ${how}: ${s.what} @${s.instance} (${s.phase}) ${brief(s.answer)}; its log lines:`);
-        lines.forEach((line) => note(`    ${line}`));
+        linesAbout(c, marks, s.requestId).forEach((line) => note(`    ${line}`));
       }
-      expect(
-        bad
-          .filter((s) => !tolerated.has(s.requestId ?? ''))
-          .map((s) => `${s.what} @${s.instance} (${s.phase}): ${brief(s.answer)}`),
-      ).toEqual([]);
+      expect(bad.map((s) => `${s.what} @${s.instance} (${s.phase}): ${brief(s.answer)}`)).toEqual([]);
       for (const s of [
         ...seen.filter((x) => x.answer.status === 503),
         ...signups.filter((a) => a.status === 503).map((answer) => ({ answer, what: 'signup' })),
@@ -235,10 +213,7 @@ describe('Postgres down while the cluster serves', () => {
         expect(s.answer.headers.get('retry-after'), `${s.what}: retry-after`).not.toBeNull();
       }
       for (let i = 0; i < c.size; i++) {
-        const crashes = crashLines(logSince(c, i, marks[i])).filter(
-          (line) => ![...tolerated].some((id) => line.includes(id)),
-        );
-        expect(crashes, `instance ${i}`).toEqual([]);
+        expect(crashLines(logSince(c, i, marks[i])), `instance ${i}`).toEqual([]);
       }
       // The paid account is served throughout (cached keys, no hold, settlements wait in the journal).
       const paidSeen = seen.filter((s) => s.what.startsWith('paid'));
@@ -328,55 +303,44 @@ describe('Postgres down while the cluster serves', () => {
     }, 180_000);
   }
 
-  // DEFECT (src/billing/leases.repository.ts `grant` in a TypeORM transaction, and src/common/unreachable.ts): when
-  // Postgres stops or dies while Free-plan requests grow their credit leases, some requests get 500 internal_error
-  // instead of 503 service_unavailable + retry-after. Their log line (context Errors, "request failed", level 50)
-  // carries `QueryRunnerAlreadyReleasedError: Query runner already released. Cannot run queries anymore.` (from
-  // PostgresQueryRunner.commitTransaction) or `QueryRunnerProviderAlreadyReleasedError: Database connection provided
-  // by a query runner was already released` (from the SELECT … FOR UPDATE / UPDATE / INSERT of `grant`), raised in
-  // LeaseBook.grow: TypeORM releases the query runner when its connection errors, the transaction's next query
-  // throws TypeORM's error, and isUnreachable matches neither its name nor its message. Up to 10 rounds of Free
-  // traffic through a stop or a kill; the first 500 ends it.
-  it.fails(
-    'Free requests growing their leases while Postgres stops or dies: 503 + retry-after, never 500',
-    async () => {
-      const c = cluster();
-      const keys: string[] = [];
-      for (let k = 0; k < 6; k++) {
-        const { token } = await signup(c.url(k % 3));
-        keys.push((await createKey(c.url(k % 3), token, 'live')).key);
+  // A lease grant whose connection dies mid-transaction fails with TypeORM's own error (the query runner was
+  // released): it is the database being away, a 503 with retry-after, like every other refusal of this outage.
+  it('Free requests growing their leases while Postgres stops or dies: 503 + retry-after, never 500', async () => {
+    const c = cluster();
+    const keys: string[] = [];
+    for (let k = 0; k < 6; k++) {
+      const { token } = await signup(c.url(k % 3));
+      keys.push((await createKey(c.url(k % 3), token, 'live')).key);
+    }
+    for (let round = 0; round < 10; round++) {
+      const marks = logMarks(c);
+      const seen: Array<{ answer: Answer; id: string | null }> = [];
+      const stop = runLoops(18, async (w) => {
+        const answer = await chat(c.url(w % 3), keys[w % keys.length]!, undefined, { timeoutMs: 15_000 });
+        seen.push({ answer, id: answer.headers.get('x-request-id') });
+      });
+      await waitFor(() => seen.length >= 50, 30_000, 'traffic under way');
+      const how = round % 2 === 0 ? 'kill' : 'stop';
+      await (how === 'kill' ? c.postgres.kill() : c.postgres.stop());
+      const down = seen.length;
+      await waitFor(() => seen.length >= down + 50, 30_000, 'traffic while Postgres is down');
+      await c.postgres.start();
+      await Promise.all([0, 1, 2].map((i) => c.ready(i, 60_000)));
+      await stop();
+      const bad = seen.filter((s) => s.answer.status >= 500 && s.answer.status !== 503);
+      note(`lease grants through a Postgres ${how}: ${counts(seen.map((s) => s.answer.status))}`);
+      for (const s of bad) {
+        linesAbout(c, marks, s.id)
+          .filter((line) => line.includes('"level":50'))
+          .forEach((line) => note(`  ${line.slice(0, 600)}`));
       }
-      for (let round = 0; round < 10; round++) {
-        const marks = logMarks(c);
-        const seen: Array<{ answer: Answer; id: string | null }> = [];
-        const stop = runLoops(18, async (w) => {
-          const answer = await chat(c.url(w % 3), keys[w % keys.length]!, undefined, { timeoutMs: 15_000 });
-          seen.push({ answer, id: answer.headers.get('x-request-id') });
-        });
-        await waitFor(() => seen.length >= 50, 30_000, 'traffic under way');
-        const how = round % 2 === 0 ? 'kill' : 'stop';
-        await (how === 'kill' ? c.postgres.kill() : c.postgres.stop());
-        const down = seen.length;
-        await waitFor(() => seen.length >= down + 50, 30_000, 'traffic while Postgres is down');
-        await c.postgres.start();
-        await Promise.all([0, 1, 2].map((i) => c.ready(i, 60_000)));
-        await stop();
-        const bad = seen.filter((s) => s.answer.status >= 500 && s.answer.status !== 503);
-        note(`lease grants through a Postgres ${how}: ${counts(seen.map((s) => s.answer.status))}`);
-        for (const s of bad) {
-          linesAbout(c, marks, s.id)
-            .filter((line) => line.includes('"level":50'))
-            .forEach((line) => note(`  ${line.slice(0, 600)}`));
-        }
-        expect(
-          bad.map((s) => brief(s.answer)),
-          `round ${round} (${how})`,
-        ).toEqual([]);
-        for (const s of seen.filter((x) => x.answer.status === 503)) {
-          expect(s.answer.headers.get('retry-after')).not.toBeNull();
-        }
+      expect(
+        bad.map((s) => brief(s.answer)),
+        `round ${round} (${how})`,
+      ).toEqual([]);
+      for (const s of seen.filter((x) => x.answer.status === 503)) {
+        expect(s.answer.headers.get('retry-after')).not.toBeNull();
       }
-    },
-    300_000,
-  );
+    }
+  }, 300_000);
 });
