@@ -5,7 +5,12 @@ import { Instance } from '../common/instance.js';
 import { CONFIG, type Config } from '../config/config.js';
 
 /** How often the number of live instances is read (for the per-instance share of a limit while Redis is down). */
-const COUNT_INSTANCES_MS = 10_000;
+const COUNT_INSTANCES_MS = 2_000;
+/**
+ * The divisor is the most instances seen over this window: an instance restarting (its heartbeat gone for a
+ * moment) or a count taken just after Redis came back empty never makes the others admit more than their share.
+ */
+const COUNT_WINDOW_MS = 30_000;
 /**
  * How long after a start or a reconnection the instances are counted: every instance writes its heartbeat each
  * second, so by then a Redis that came back empty knows them all again.
@@ -31,7 +36,7 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
   private readonly handlers = new Map<string, Array<(message: string) => void>>();
   private readonly changes = new EventEmitter();
   private wasAvailable = true;
-  private instanceCount = 1;
+  private counts: Array<{ at: number; count: number }> = [];
   private counter?: NodeJS.Timeout;
   private closing = false;
 
@@ -103,7 +108,7 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
 
   /** Instances that were alive when Redis last answered (at least 1): the divisor of a shared limit. */
   get instances(): number {
-    return this.instanceCount;
+    return this.counts.reduce((max, c) => Math.max(max, c.count), 1);
   }
 
   /** Called with `true` when Redis comes back, `false` when it goes away. */
@@ -197,7 +202,11 @@ export class RedisService implements OnModuleInit, OnModuleDestroy {
         cursor = next;
         others += keys.filter((key) => key !== own).length;
       } while (cursor !== '0');
-      this.instanceCount = others + 1;
+      const now = Date.now();
+      this.counts = [
+        ...this.counts.filter((c) => now - c.at < COUNT_WINDOW_MS),
+        { at: now, count: others + 1 },
+      ];
     } catch {
       // keep the last count
     }
