@@ -1,21 +1,36 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { PROVIDER_IDS, type ProviderId } from '../common/provider-ids.js';
-import type { CatalogModel } from './catalog.types.js';
+import type { CatalogDeployment, CatalogModel } from './catalog.types.js';
 import { formatCredits } from './credits.js';
 import { priceAt } from './pricing.js';
 
 export class ModelPricingDto {
   @ApiProperty({
+    enum: PROVIDER_IDS,
+    example: 'openai',
+    description: 'The provider this price is charged at.',
+  })
+  provider!: ProviderId;
+
+  @ApiProperty({
     example: '200',
     description: 'Credits per million uncached input tokens (1 credit = $0.01).',
   })
-  input!: string;
+  input_credits_per_million_tokens!: string;
 
   @ApiProperty({ example: '10', description: 'Credits per million cached input tokens.' })
-  cached_input!: string;
+  cached_input_credits_per_million_tokens!: string;
 
   @ApiProperty({ example: '1000', description: 'Credits per million output tokens (reasoning included).' })
-  output!: string;
+  output_credits_per_million_tokens!: string;
+}
+
+/** One provider serving a model: its limits and what it charges. */
+export class ModelDeploymentDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'groq' }) provider!: ProviderId;
+  @ApiProperty({ example: 131072 }) context_window!: number;
+  @ApiProperty({ example: 65536 }) max_output_tokens!: number;
+  @ApiProperty({ type: ModelPricingDto }) pricing!: ModelPricingDto;
 }
 
 export class ModelCapabilitiesDto {
@@ -37,14 +52,22 @@ export class ModelDto {
   @ApiProperty({
     enum: PROVIDER_IDS,
     isArray: true,
-    description: 'The providers serving the model, in the order they are tried.',
+    description:
+      'The providers serving the model, in the order they are tried when all are healthy (the cheaper first).',
   })
   providers!: ProviderId[];
   @ApiProperty({
     type: ModelPricingDto,
-    description: 'The current price at the preferred provider, in credits per million tokens.',
+    description:
+      'The current price at the provider that serves the model by default (the first of `providers`): what a ' +
+      'request is charged when that provider serves it. A failover bills at the serving provider’s price.',
   })
   pricing!: ModelPricingDto;
+  @ApiProperty({
+    type: [ModelDeploymentDto],
+    description: 'Each provider serving the model, in `providers` order, with its limits and its price.',
+  })
+  deployments!: ModelDeploymentDto[];
   @ApiProperty({
     type: String,
     nullable: true,
@@ -67,9 +90,31 @@ const luna = {
   context_window: 1050000,
   max_output_tokens: 128000,
   providers: ['openai'],
-  pricing: { input: '10', cached_input: '1', output: '50' },
+  pricing: {
+    provider: 'openai',
+    input_credits_per_million_tokens: '10',
+    cached_input_credits_per_million_tokens: '1',
+    output_credits_per_million_tokens: '50',
+  },
+  deployments: [
+    {
+      provider: 'openai',
+      context_window: 1050000,
+      max_output_tokens: 128000,
+      pricing: {
+        provider: 'openai',
+        input_credits_per_million_tokens: '10',
+        cached_input_credits_per_million_tokens: '1',
+        output_credits_per_million_tokens: '50',
+      },
+    },
+  ],
   fallback: 'claude-haiku-5-5',
-  capabilities: { tools: true, images: true, json_schema: true },
+  capabilities: {
+    tools: true,
+    images: true,
+    json_schema: true,
+  },
 };
 
 /** A real answer of `GET /v1/models/gpt-6-luna`. */
@@ -90,7 +135,25 @@ export const MODEL_LIST_EXAMPLE = {
         context_window: 1000000,
         max_output_tokens: 128000,
         providers: ['anthropic'],
-        pricing: { input: '200', cached_input: '20', output: '1000' },
+        pricing: {
+          provider: 'anthropic',
+          input_credits_per_million_tokens: '200',
+          cached_input_credits_per_million_tokens: '20',
+          output_credits_per_million_tokens: '1000',
+        },
+        deployments: [
+          {
+            provider: 'anthropic',
+            context_window: 1000000,
+            max_output_tokens: 128000,
+            pricing: {
+              provider: 'anthropic',
+              input_credits_per_million_tokens: '200',
+              cached_input_credits_per_million_tokens: '20',
+              output_credits_per_million_tokens: '1000',
+            },
+          },
+        ],
         fallback: 'gpt-6.2-sol',
         capabilities: { tools: true, images: true, json_schema: true },
       },
@@ -102,7 +165,36 @@ export const MODEL_LIST_EXAMPLE = {
         context_window: 131072,
         max_output_tokens: 65536,
         providers: ['groq', 'cerebras'],
-        pricing: { input: '15', cached_input: '7.5', output: '60' },
+        pricing: {
+          provider: 'groq',
+          input_credits_per_million_tokens: '15',
+          cached_input_credits_per_million_tokens: '7.5',
+          output_credits_per_million_tokens: '60',
+        },
+        deployments: [
+          {
+            provider: 'groq',
+            context_window: 131072,
+            max_output_tokens: 65536,
+            pricing: {
+              provider: 'groq',
+              input_credits_per_million_tokens: '15',
+              cached_input_credits_per_million_tokens: '7.5',
+              output_credits_per_million_tokens: '60',
+            },
+          },
+          {
+            provider: 'cerebras',
+            context_window: 131072,
+            max_output_tokens: 40000,
+            pricing: {
+              provider: 'cerebras',
+              input_credits_per_million_tokens: '35',
+              cached_input_credits_per_million_tokens: '3.5',
+              output_credits_per_million_tokens: '75',
+            },
+          },
+        ],
         fallback: 'openai/gpt-oss-20b',
         capabilities: { tools: true, images: false, json_schema: true },
       },
@@ -110,9 +202,31 @@ export const MODEL_LIST_EXAMPLE = {
   },
 };
 
-/** The public view of a catalog model, priced at `at`. */
+function pricingOf(deployment: CatalogDeployment, model: CatalogModel, at: Date): ModelPricingDto {
+  const price = priceAt(deployment, model.id, at);
+  return {
+    provider: deployment.provider,
+    input_credits_per_million_tokens: formatCredits(price.inputPerM),
+    cached_input_credits_per_million_tokens: formatCredits(price.cachedInputPerM),
+    output_credits_per_million_tokens: formatCredits(price.outputPerM),
+  };
+}
+
+/**
+ * The public view of a catalog model, priced at `at`. Its providers in the order routing tries them when all are
+ * equally healthy: the cheaper output first, catalog order breaking ties (see `rank` in src/routing).
+ */
 export function toModelDto(model: CatalogModel, at: Date): ModelDto {
-  const price = priceAt(model.deployments[0], model.id, at);
+  const ordered = model.deployments
+    .map((deployment, order) => ({ deployment, order, output: priceAt(deployment, model.id, at).outputPerM }))
+    .sort((a, b) => (a.output < b.output ? -1 : a.output > b.output ? 1 : a.order - b.order))
+    .map((d) => d.deployment);
+  const deployments = ordered.map((d) => ({
+    provider: d.provider,
+    context_window: d.contextWindow,
+    max_output_tokens: d.maxOutputTokens,
+    pricing: pricingOf(d, model, at),
+  }));
   return {
     id: model.id,
     object: 'model',
@@ -120,12 +234,9 @@ export function toModelDto(model: CatalogModel, at: Date): ModelDto {
     owned_by: model.ownedBy,
     context_window: model.contextWindow,
     max_output_tokens: model.maxOutputTokens,
-    providers: model.deployments.map((d) => d.provider),
-    pricing: {
-      input: formatCredits(price.inputPerM),
-      cached_input: formatCredits(price.cachedInputPerM),
-      output: formatCredits(price.outputPerM),
-    },
+    providers: ordered.map((d) => d.provider),
+    pricing: deployments[0].pricing,
+    deployments,
     fallback: model.fallback,
     capabilities: {
       tools: model.capabilities.tools,

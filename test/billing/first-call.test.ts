@@ -64,3 +64,34 @@ describe('a plain SDK call (no max_tokens) on a Free account', () => {
     expect(fits.body.usage.completion_tokens).toBe(1_000);
   });
 });
+
+describe('prices that match the bill', () => {
+  const g = useGateway();
+
+  it('charges a request at the price GET /v1/models shows for the provider that served it', async () => {
+    const { token, accountId } = await signup(g.t);
+    const { key } = await createKey(g.t, token, 'live');
+    const model = (await call(g.t, 'GET', '/v1/models/gpt-oss-120b', undefined, key)).body;
+    const res = await call(
+      g.t,
+      'POST',
+      '/v1/chat/completions',
+      {
+        model: 'gpt-oss-120b',
+        messages: [{ role: 'user', content: 'one two three four five' }],
+        max_tokens: 100,
+      },
+      key,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-conflux-provider')).toBe(model.pricing.provider);
+    const credits = (perMillion: string, tokens: number) => (Number(perMillion) * tokens) / 1_000_000;
+    const { prompt_tokens, completion_tokens } = res.body.usage;
+    const expected =
+      credits(model.pricing.input_credits_per_million_tokens, prompt_tokens) +
+      credits(model.pricing.output_credits_per_million_tokens, completion_tokens);
+    expect(Number(res.body.usage.cost_credits)).toBeCloseTo(expected, 6);
+    const m = await money(g.t, accountId);
+    expect(m.ledger).toBe(m.balance);
+  });
+});

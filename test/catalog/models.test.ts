@@ -6,6 +6,7 @@ const MODEL_KEYS = [
   'capabilities',
   'context_window',
   'created',
+  'deployments',
   'fallback',
   'id',
   'max_output_tokens',
@@ -38,9 +39,12 @@ describe('GET /v1/models', () => {
       expect(model).toMatchObject({ object: 'model', id: expect.any(String), owned_by: expect.any(String) });
       expect(Number.isInteger(model.created)).toBe(true);
       expect(model.providers.length).toBeGreaterThan(0);
-      for (const price of Object.values(model.pricing)) {
+      const { provider, ...prices } = model.pricing;
+      expect(provider).toBe(model.providers[0]);
+      for (const price of Object.values(prices)) {
         expect(price).toMatch(/^\d+(\.\d+)?$/);
       }
+      expect(model.deployments.map((d: { provider: string }) => d.provider)).toEqual(model.providers);
     }
     const sol = res.body.data.find((m: { id: string }) => m.id === 'gpt-6.2-sol');
     expect(sol).toEqual({
@@ -51,12 +55,36 @@ describe('GET /v1/models', () => {
       context_window: 1_050_000,
       max_output_tokens: 128_000,
       providers: ['openai'],
-      pricing: { input: '200', cached_input: '10', output: '1000' }, // $2 / $0.10 / $10 per 1M
+      // $2 / $0.10 / $10 per 1M
+      pricing: {
+        provider: 'openai',
+        input_credits_per_million_tokens: '200',
+        cached_input_credits_per_million_tokens: '10',
+        output_credits_per_million_tokens: '1000',
+      },
+      deployments: [
+        {
+          provider: 'openai',
+          context_window: 1_050_000,
+          max_output_tokens: 128_000,
+          pricing: {
+            provider: 'openai',
+            input_credits_per_million_tokens: '200',
+            cached_input_credits_per_million_tokens: '10',
+            output_credits_per_million_tokens: '1000',
+          },
+        },
+      ],
       fallback: 'claude-sonnet-5-5',
       capabilities: { tools: true, images: true, json_schema: true },
     });
     const oss = res.body.data.find((m: { id: string }) => m.id === 'openai/gpt-oss-20b');
-    expect(oss.pricing).toEqual({ input: '7.5', cached_input: '0.75', output: '30' });
+    expect(oss.pricing).toEqual({
+      provider: 'groq',
+      input_credits_per_million_tokens: '7.5',
+      cached_input_credits_per_million_tokens: '0.75',
+      output_credits_per_million_tokens: '30',
+    });
   });
 
   it('serves the OpenAI SDK: models.list() pages through every model', async () => {
@@ -69,13 +97,24 @@ describe('GET /v1/models', () => {
     expect(ids).toEqual(expect.arrayContaining(['gpt-6.2-astra', 'openai/gpt-oss-120b', 'qwen-3.8-27b']));
   });
 
-  it('retrieves one model, and lists its providers in preference order', async () => {
+  it('retrieves one model: its price is the one of the provider that serves it by default, and each provider’s is listed', async () => {
     const model = await client.models.retrieve('gpt-oss-120b');
     expect(model).toMatchObject({ id: 'gpt-oss-120b', object: 'model', owned_by: 'openai' });
     const raw = await call(t, 'GET', '/v1/models/gpt-oss-120b', undefined, key);
     expect(raw.status).toBe(200);
-    expect(raw.body.providers).toEqual(['cerebras', 'groq']);
-    expect(raw.body.pricing).toEqual({ input: '35', cached_input: '3.5', output: '75' }); // Cerebras first
+    // Groq is cheaper than Cerebras (listed first in the catalog): routing tries it first, so it is the price shown.
+    expect(raw.body.providers).toEqual(['groq', 'cerebras']);
+    expect(raw.body.pricing).toMatchObject({ provider: 'groq', output_credits_per_million_tokens: '60' });
+    expect(
+      raw.body.deployments.map((d: any) => [
+        d.provider,
+        d.max_output_tokens,
+        d.pricing.output_credits_per_million_tokens,
+      ]),
+    ).toEqual([
+      ['groq', 65_536, '60'],
+      ['cerebras', 40_000, '75'],
+    ]);
   });
 
   it('retrieves a model whose id contains a slash, raw or percent-encoded', async () => {
@@ -86,10 +125,11 @@ describe('GET /v1/models', () => {
       expect(res.status, path).toBe(200);
       expect(res.body.id).toBe('openai/gpt-oss-120b');
       expect(res.body.providers).toEqual(['groq', 'cerebras']);
-      expect(res.body.pricing).toEqual({ input: '15', cached_input: '7.5', output: '60' }); // Groq first
+      expect(res.body.pricing).toMatchObject({ provider: 'groq', input_credits_per_million_tokens: '15' });
     }
     const qwen = await call(t, 'GET', '/v1/models/qwen/qwen3.8-27b', undefined, key);
-    expect(qwen.body).toMatchObject({ id: 'qwen/qwen3.8-27b', providers: ['groq', 'cerebras'] });
+    // Cerebras' price is lower than Groq's: routing tries it first, so it leads.
+    expect(qwen.body).toMatchObject({ id: 'qwen/qwen3.8-27b', providers: ['cerebras', 'groq'] });
   });
 
   it('answers 404 model_not_found (param model) for an unknown model', async () => {
