@@ -1,4 +1,4 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { type DynamicModule, type ExecutionContext, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -16,6 +16,7 @@ import { CONFIG, type Config } from './config/config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { KeysModule } from './keys/keys.module.js';
 import { OpsModule } from './ops/ops.module.js';
+import { keyLimit } from './rate-limit/rate-limit.guard.js';
 import { MemoryWindowStorage, RedisWindowStorage } from './rate-limit/window-storage.js';
 import { RedisService } from './redis/redis.service.js';
 
@@ -78,11 +79,13 @@ export class AppModule {
         ThrottlerModule.forRootAsync({
           inject: [RedisService, Clock],
           useFactory: (redis: RedisService, clock: Clock) => ({
-            // The entry names the window. Each key's limit is its plan's (config.rateLimit.perPlan), which
-            // RateLimitGuard applies itself; `limit` is required here but read by nothing, and Infinity says so
-            // instead of suggesting a limit of the free plan's size for everyone.
+            // One window; each key's limit is its plan's (config.rateLimit.perPlan), resolved per request.
             throttlers: [
-              { name: 'default', ttl: config.rateLimit.windowMs, limit: Number.POSITIVE_INFINITY },
+              {
+                name: 'default',
+                ttl: config.rateLimit.windowMs,
+                limit: (context: ExecutionContext) => keyLimit(config, context),
+              },
             ],
             storage: redis.client ? new RedisWindowStorage(redis, clock) : new MemoryWindowStorage(clock),
           }),

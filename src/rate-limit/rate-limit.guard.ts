@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -8,10 +8,16 @@ import {
   type ThrottlerRequest,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
-import { CONFIG, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { describeWindow } from './window-text.js';
+
+/** A key's requests per window: its plan's (the throttler's `limit`, resolved per request). */
+export function keyLimit(config: Config, context: ExecutionContext): number {
+  const auth = context.switchToHttp().getRequest<FastifyRequest>().auth;
+  return auth ? config.rateLimit.perPlan[auth.plan] : Number.POSITIVE_INFINITY;
+}
 
 /** `6m0s`, `12s`: the duration format of OpenAI's `x-ratelimit-reset-*` headers. */
 export function formatReset(seconds: number): string {
@@ -30,20 +36,18 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    @Inject(CONFIG) private readonly config: Config,
   ) {
     super(options, storage, reflector);
   }
 
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
-    const { context, ttl, throttler } = props;
+    const { context, ttl, throttler, limit } = props;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const reply = context.switchToHttp().getResponse<FastifyReply>();
     const auth = request.auth;
     if (!auth?.key) {
       return true; // dashboard sessions are not metered per key
     }
-    const limit = this.config.rateLimit.perPlan[auth.plan];
     // One count per key across every route (the throttler's own key would count each route handler apart).
     const key = `key:${auth.key.id}`;
     const result = await this.storageService.increment(key, ttl, limit, ttl, throttler.name ?? 'default');
