@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, GatewayError } from './errors.js';
 import { sendError } from './exception.filter.js';
 
-function harness() {
+function harness(socket: { destroyed: boolean } = { destroyed: false }) {
   const logger = { error: vi.fn(), warn: vi.fn() };
   const sent: { status?: number; body?: unknown } = {};
   const reply = {
@@ -24,7 +24,8 @@ function harness() {
       sent.body = body;
     },
   };
-  const request = { id: 'req_1', routeOptions: { url: '/v1/chat/completions' } };
+  // Once its body is read, a request's stream is destroyed while its client still waits on the socket.
+  const request = { id: 'req_1', routeOptions: { url: '/v1/chat/completions' }, raw: { destroyed: true, socket } };
   const send = (exception: unknown) =>
     sendError(
       reply as unknown as FastifyReply,
@@ -71,5 +72,24 @@ describe('sendError logging', () => {
     expect(sent.status).toBe(404);
     expect(logger.error).not.toHaveBeenCalled();
     expect(logger.warn).not.toHaveBeenCalled();
+  });
+});
+
+describe('a connection reset', () => {
+  const reset = (message: string) => Object.assign(new Error(message), { code: 'ECONNRESET' });
+
+  it("of the database's connection while the client waits is a 503 service_unavailable, not silence", () => {
+    const { sent, send } = harness({ destroyed: false });
+    send(reset('read ECONNRESET'));
+    expect(sent.status).toBe(503);
+    expect(sent.body).toMatchObject({ error: { code: 'service_unavailable' } });
+  });
+
+  it("of the client's own connection (it left while sending its body) answers nothing and logs nothing", () => {
+    const { logger, sent, send } = harness({ destroyed: true });
+    send(reset('aborted'));
+    expect(sent.status).toBeUndefined();
+    expect(logger.warn).not.toHaveBeenCalled();
+    expect(logger.error).not.toHaveBeenCalled();
   });
 });

@@ -47,12 +47,17 @@ export function sendError(
   void reply.status(response.status).headers(response.headers).type('application/json').send(response.body);
 }
 
-/** Node's error for a request whose connection closed before its body was read (`ECONNRESET`, "aborted"). */
+/**
+ * Node's error for a request whose connection closed before its body was read (`ECONNRESET`, "aborted"): the
+ * client's socket is gone. Any other `ECONNRESET` (the database's or Redis's connection reset while the client
+ * waits) is answered like every other error. A request's own stream is destroyed once its body has been read, so
+ * only the socket tells whether the client is still there.
+ */
 function clientLeft(request: FastifyRequest, exception: unknown): boolean {
   return (
     exception instanceof Error &&
     (exception as Error & { code?: unknown }).code === 'ECONNRESET' &&
-    request.raw.destroyed
+    request.raw.socket?.destroyed !== false
   );
 }
 
