@@ -25,7 +25,11 @@ function harness(socket: { destroyed: boolean } = { destroyed: false }) {
     },
   };
   // Once its body is read, a request's stream is destroyed while its client still waits on the socket.
-  const request = { id: 'req_1', routeOptions: { url: '/v1/chat/completions' }, raw: { destroyed: true, socket } };
+  const request = {
+    id: 'req_1',
+    routeOptions: { url: '/v1/chat/completions' },
+    raw: { destroyed: true, socket },
+  };
   const send = (exception: unknown) =>
     sendError(
       reply as unknown as FastifyReply,
