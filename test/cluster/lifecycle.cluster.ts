@@ -130,6 +130,11 @@ describe('an instance stopped while it serves', () => {
     expect(stopped).toMatchObject({ code: 0, signal: null, forced: false });
     expect(stopped.ms).toBeLessThan(30_000);
     expect(logSince(c, 2, marks[2]).join('\n')).toContain('draining: 2 requests in flight');
+    // A deploy is not an error: nothing at `error` or above (readiness saying "draining" is a warning).
+    expect(
+      logSince(c, 2, marks[2]).filter((line) => /"level":(5|6)0/.test(line)),
+      'error lines during a drain',
+    ).toEqual([]);
 
     // Each settled before the exit: its usage event and its ledger entry; the lease went back with the instance.
     for (const id of [answered.headers.get('x-request-id')!, streamed.s.requestId!]) {
