@@ -14,7 +14,16 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Base URL printed in first-start hints and used by the dashboard (e.g. http://localhost:3000). */
   publicUrl: string;
-  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  database:
+    | {
+        kind: 'postgres';
+        url: string;
+        /** Connections per instance (`DATABASE_POOL_SIZE`; at least 2: migrations hold one while using another). */
+        poolSize: number;
+        /** How long a query waits for a free connection, or for a new one to open, before it is a 503. */
+        connectTimeoutMs: number;
+      }
+    | { kind: 'pglite'; dataDir: string };
   redisUrl: string | undefined;
   /** Where settlements are written ahead when Redis is not there to hold them (`JOURNAL_DIR`). */
   journalDir: string;
@@ -298,7 +307,12 @@ export function loadConfig(env: Env = process.env): Config {
     ] as const),
     publicUrl: url(env, 'PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:'])!,
     database: databaseUrl
-      ? { kind: 'postgres', url: databaseUrl }
+      ? {
+          kind: 'postgres',
+          url: databaseUrl,
+          poolSize: int(env, 'DATABASE_POOL_SIZE', 20, 2, 1000),
+          connectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100),
+        }
       : { kind: 'pglite', dataDir: str(env, 'PGLITE_DATA_DIR', './data/pglite') },
     redisUrl,
     journalDir: str(env, 'JOURNAL_DIR', './data/journal'),

@@ -23,7 +23,15 @@ export async function dataSourceOptions(config: Config): Promise<DataSourceOptio
     logging: false,
   };
   if (config.database.kind === 'postgres') {
-    return { ...common, url: config.database.url, extra: { max: 20 } };
+    const { url, poolSize, connectTimeoutMs } = config.database;
+    // A query never waits without bound for a connection: past the timeout it fails as the database being out of
+    // reach (503, retry-after), so a stalled database cannot pile up requests. TCP keep-alive notices a peer that
+    // vanished without closing its connections.
+    return {
+      ...common,
+      url,
+      extra: { max: poolSize, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true },
+    };
   }
   const { pgliteDriver } = await import('./pglite-driver.js');
   return { ...common, driver: pgliteDriver(config.database.dataDir) };
