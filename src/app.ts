@@ -34,8 +34,21 @@ function validationError(errors: ValidationError[]): GatewayError {
     error = error.children[0];
     path.push(error.property);
   }
-  const message = Object.values(error.constraints ?? {})[0] ?? `${path.join('.')} is invalid`;
-  return new GatewayError(ErrorCode.InvalidRequest, message, { param: path.join('.') });
+  const param = path.join('.');
+  if (error.constraints && 'whitelistValidation' in error.constraints) {
+    return new GatewayError(ErrorCode.InvalidRequest, `Unrecognized request argument supplied: ${param}`, {
+      param,
+    });
+  }
+  if (error.value === undefined) {
+    // Every other constraint of an absent field fails too, and would only say what its value should look like.
+    return new GatewayError(ErrorCode.InvalidRequest, `Missing required parameter: '${param}'.`, { param });
+  }
+  // class-validator checks a field's decorators from the bottom up, so its constraints come in that order: the
+  // last is the top one, which the DTOs make the type check ("must be a string" before "must be 1 to 100
+  // characters", "must be a date-time" before "must be before the year 10000").
+  const message = Object.values(error.constraints ?? {}).at(-1) ?? `${param} is invalid`;
+  return new GatewayError(ErrorCode.InvalidRequest, message, { param });
 }
 
 function hasBody(headers: IncomingHttpHeaders): boolean {
