@@ -214,7 +214,7 @@ function trustProxy(env: Env): Config['http']['trustProxy'] {
 }
 
 /** The prefix of each provider's variables: `<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`. */
-const PROVIDER_ENV: Record<ProviderId, string> = {
+export const PROVIDER_ENV: Record<ProviderId, string> = {
   openai: 'OPENAI',
   anthropic: 'ANTHROPIC',
   gemini: 'GEMINI',
