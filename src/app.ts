@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Logger as NestLogger, ValidationPipe } from '@nestjs/common';
+import fastifyCors, { type FastifyCorsOptionsDelegateCallback } from '@fastify/cors';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
@@ -87,6 +88,45 @@ function timeoutCheckInterval(config: Config): number {
   return Math.max(10, Math.min(1_000, Math.floor(shorter / 4)));
 }
 
+/** What a browser page may read of an answer besides the CORS-safelisted headers: what the gateway tells. */
+const EXPOSED_HEADERS = [
+  'x-request-id',
+  'x-conflux-provider',
+  'x-conflux-model',
+  'x-conflux-attempts',
+  'x-conflux-cost-credits',
+  'x-conflux-credits-remaining',
+  'x-conflux-max-tokens',
+  'x-conflux-dropped-params',
+  'x-conflux-idempotent-replay',
+  'x-ratelimit-limit-requests',
+  'x-ratelimit-remaining-requests',
+  'x-ratelimit-reset-requests',
+  'x-ratelimit-remaining-tokens-minute',
+  'x-ratelimit-reset-tokens-minute',
+  'x-should-retry',
+  'retry-after',
+];
+
+/**
+ * CORS for browser clients, on the API (`/v1/*`) only: any origin by default, as OpenAI's API (keys travel in the
+ * Authorization header, never in a cookie, so no credentials mode), or the configured list. The request headers a
+ * preflight asks for are allowed (the OpenAI SDK sends its own `x-stainless-*` ones besides Authorization and
+ * Content-Type). Other paths get no CORS headers, and a preflight there is a 404.
+ */
+function corsFor(origins: Config['corsOrigins']): FastifyCorsOptionsDelegateCallback {
+  const api = {
+    origin: origins === '*' ? '*' : origins,
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+    strictPreflight: false,
+  };
+  return (request, callback) => {
+    callback(null, request.url.startsWith('/v1/') ? api : { origin: false });
+  };
+}
+
 export interface AppOptions {
   /** Where JSON logs go (stdout by default; tests capture them to check nothing secret is logged). */
   logStream?: DestinationStream;
@@ -142,6 +182,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       exceptionFactory: validationError,
     }),
   );
+
+  // First of the hooks: every answer of /v1/* carries the CORS headers, errors (401, 429, 503) included.
+  await app.register(fastifyCors, { delegator: corsFor(config.corsOrigins) });
 
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(MetricsService);

@@ -4,11 +4,12 @@ import { Lifecycle } from './lifecycle.service.js';
 import { MetricsService } from './metrics.service.js';
 import { MetricsTokenGuard } from './metrics-token.guard.js';
 import { OpsController } from './ops.controller.js';
+import { RootController } from './root.controller.js';
 
 @Global()
 @Module({
   imports: [TerminusModule],
-  controllers: [OpsController],
+  controllers: [OpsController, RootController],
   providers: [MetricsService, Lifecycle, MetricsTokenGuard],
   exports: [MetricsService, Lifecycle],
 })
