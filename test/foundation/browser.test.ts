@@ -58,6 +58,18 @@ describe('browsers: the root and CORS', () => {
     ]) {
       expect(exposed).toContain(header);
     }
+    // Refused before routing (415 from an onRequest hook): a page can read that error too.
+    const notJson = await fetch(`${t.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        origin: 'https://app.example.com',
+        authorization: `Bearer ${key}`,
+        'content-type': 'text/plain',
+      },
+      body: 'hi',
+    });
+    expect(notJson.status).toBe(415);
+    expect(notJson.headers.get('access-control-allow-origin')).toBe('*');
     const unauthorized = await fetch(`${t.url}/v1/models`, {
       headers: { origin: 'https://app.example.com' },
     });
