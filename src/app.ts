@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Logger as NestLogger, ValidationPipe } from '@nestjs/common';
+import fastifyCors, { type FastifyCorsOptionsDelegateCallback } from '@fastify/cors';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
@@ -34,8 +35,21 @@ function validationError(errors: ValidationError[]): GatewayError {
     error = error.children[0];
     path.push(error.property);
   }
-  const message = Object.values(error.constraints ?? {})[0] ?? `${path.join('.')} is invalid`;
-  return new GatewayError(ErrorCode.InvalidRequest, message, { param: path.join('.') });
+  const param = path.join('.');
+  if (error.constraints && 'whitelistValidation' in error.constraints) {
+    return new GatewayError(ErrorCode.InvalidRequest, `Unrecognized request argument supplied: ${param}`, {
+      param,
+    });
+  }
+  if (error.value === undefined) {
+    // Every other constraint of an absent field fails too, and would only say what its value should look like.
+    return new GatewayError(ErrorCode.InvalidRequest, `Missing required parameter: '${param}'.`, { param });
+  }
+  // class-validator checks a field's decorators from the bottom up, so its constraints come in that order: the
+  // last is the top one, which the DTOs make the type check ("must be a string" before "must be 1 to 100
+  // characters", "must be a date-time" before "must be before the year 10000").
+  const message = Object.values(error.constraints ?? {}).at(-1) ?? `${param} is invalid`;
+  return new GatewayError(ErrorCode.InvalidRequest, message, { param });
 }
 
 function hasBody(headers: IncomingHttpHeaders): boolean {
@@ -72,6 +86,45 @@ function trustProxy(
 function timeoutCheckInterval(config: Config): number {
   const shorter = Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs);
   return Math.max(10, Math.min(1_000, Math.floor(shorter / 4)));
+}
+
+/** What a browser page may read of an answer besides the CORS-safelisted headers: what the gateway tells. */
+const EXPOSED_HEADERS = [
+  'x-request-id',
+  'x-conflux-provider',
+  'x-conflux-model',
+  'x-conflux-attempts',
+  'x-conflux-cost-credits',
+  'x-conflux-credits-remaining',
+  'x-conflux-max-tokens',
+  'x-conflux-dropped-params',
+  'x-conflux-idempotent-replay',
+  'x-ratelimit-limit-requests',
+  'x-ratelimit-remaining-requests',
+  'x-ratelimit-reset-requests',
+  'x-ratelimit-remaining-tokens-minute',
+  'x-ratelimit-reset-tokens-minute',
+  'x-should-retry',
+  'retry-after',
+];
+
+/**
+ * CORS for browser clients, on the API (`/v1/*`) only: any origin by default, as OpenAI's API (keys travel in the
+ * Authorization header, never in a cookie, so no credentials mode), or the configured list. The request headers a
+ * preflight asks for are allowed (the OpenAI SDK sends its own `x-stainless-*` ones besides Authorization and
+ * Content-Type). Other paths get no CORS headers, and a preflight there is a 404.
+ */
+function corsFor(origins: Config['corsOrigins']): FastifyCorsOptionsDelegateCallback {
+  const api = {
+    origin: origins === '*' ? '*' : origins,
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+    strictPreflight: false,
+  };
+  return (request, callback) => {
+    callback(null, request.url.startsWith('/v1/') ? api : { origin: false });
+  };
 }
 
 export interface AppOptions {
@@ -129,6 +182,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       exceptionFactory: validationError,
     }),
   );
+
+  // First of the hooks: every answer of /v1/* carries the CORS headers, errors (401, 429, 503) included.
+  await app.register(fastifyCors, { delegator: corsFor(config.corsOrigins) });
 
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(MetricsService);

@@ -5,6 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.js';
 import { warmTokenizer } from './common/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { listenFailure, startupWarnings } from './config/startup.js';
 import { Lifecycle } from './ops/lifecycle.service.js';
 
 async function main(): Promise<void> {
@@ -25,11 +26,25 @@ async function main(): Promise<void> {
   const logger = new Logger('Main');
   const accounts = app.get(AccountsService);
   await accounts.ensureAdmin();
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    const line = listenFailure(error, 'PORT', config.port, config.host);
+    if (line === undefined) {
+      throw error;
+    }
+    // A setting to change, not a bug: one line, no stack trace.
+    process.stderr.write(`${line}\n`);
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
   drainOnStop(app, logger);
   setTimeout(warmTokenizer, 100).unref();
   const url = config.publicUrl;
   logger.log(`Conflux Router listening on ${url} (database: ${config.database.kind}, docs: ${url}/docs)`);
+  for (const warning of startupWarnings(config)) {
+    logger.warn(warning);
+  }
   if (config.auth.jwtSecretGenerated) {
     logger.warn(
       'JWT_SECRET is not set: a random one was generated, so sessions end at restart and are not shared between instances',

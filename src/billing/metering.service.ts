@@ -13,6 +13,7 @@ import { includedMicro } from './plans.js';
 import type { InflightEntry } from './journal.js';
 import { InflightRegistry } from './reconciler.js';
 import { SettlementBatcher, type Landing } from './settlement.batcher.js';
+import { MetricsService } from '../ops/metrics.service.js';
 
 /** A hold this many times smaller than the lease's free credit is sized on the prompt's cheap upper bound. */
 const TIGHT_FACTOR = 1000n;
@@ -36,6 +37,7 @@ export class MeteringService {
     private readonly batcher: SettlementBatcher,
     private readonly inflight: InflightRegistry,
     private readonly clock: Clock,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -125,6 +127,15 @@ export class MeteringService {
     }
     if (hold) {
       this.leases.settled(hold);
+    }
+    if (!facts.test && facts.served) {
+      // Labels from the catalog entry that served it, never from the request: a bounded set of series.
+      this.metrics.settled(
+        facts.served.modelId,
+        facts.served.deployment.provider,
+        { prompt: record.promptTokens, completion: record.completionTokens },
+        charge,
+      );
     }
     // What the client is told it cost is what it was charged (a Free request never more than its hold).
     return { ...billable, costMicro: facts.test ? 0n : charge, remainingMicro: landing.balanceMicro };

@@ -118,7 +118,7 @@ export class ChatController {
     {
       error: ErrorCode.InvalidRequest,
       name: 'out_of_range',
-      message: "Invalid 'temperature': above maximum value. Expected a value must be <= 2.",
+      message: "Invalid 'temperature': above maximum value. Expected a value <= 2, but got 5 instead.",
       param: 'temperature',
       when: 'A value out of range: refused, never clamped.',
     },

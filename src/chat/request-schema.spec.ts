@@ -68,13 +68,64 @@ describe('chat request validation', () => {
     [{ ...base, messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].tool_call_id'],
     [
       { ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] },
-      'messages[0].content',
+      'messages[0].content[0].image_url.url',
     ],
     [{ ...base, response_format: { type: 'json_schema' } }, 'response_format.json_schema'],
     [{ ...base, tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name'],
     [{ ...base, stream: 'yes' }, 'stream'],
   ])('rejects %j naming %s', (body, param) => {
     expect(paramOf(body)).toBe(param);
+  });
+
+  it.each([
+    [
+      {
+        ...base,
+        messages: [{ role: 'user', content: [{ type: 'video', video: { url: 'https://x/v.mp4' } }] }],
+      },
+      'messages[0].content[0].type',
+      `Invalid value for 'messages[0].content[0].type': "video". Supported values are: 'text', 'image_url', 'input_audio', 'file'.`,
+    ],
+    [
+      { ...base, messages: [{ role: 'user', content: 5 }] },
+      'messages[0].content',
+      "Invalid type for 'messages[0].content': expected a string or an array, but got a number instead.",
+    ],
+    [
+      { ...base, temperature: 5 },
+      'temperature',
+      "Invalid 'temperature': above maximum value. Expected a value <= 2, but got 5 instead.",
+    ],
+    [
+      { ...base, messages: [{ role: 'user', content: [{ type: 'text' }] }] },
+      'messages[0].content[0].text',
+      "Missing required parameter: 'messages[0].content[0].text'.",
+    ],
+    [
+      { ...base, stop: 5 },
+      'stop',
+      "Invalid type for 'stop': expected a string, an array or null, but got a number instead.",
+    ],
+  ])('says what is wrong with %j: %s', (body, param, message) => {
+    try {
+      validateChatRequest(body);
+    } catch (error) {
+      expect((error as GatewayError).param).toBe(param);
+      expect((error as GatewayError).message).toBe(message);
+      return;
+    }
+    throw new Error('expected a validation error');
+  });
+
+  it('never echoes a long value whole', () => {
+    const long = 'x'.repeat(10_000);
+    try {
+      validateChatRequest({ ...base, messages: [{ role: 'user', content: [{ type: long }] }] });
+    } catch (error) {
+      expect((error as GatewayError).message.length).toBeLessThan(200);
+      return;
+    }
+    throw new Error('expected a validation error');
   });
 
   it('rejects a body that is not an object', () => {

@@ -46,6 +46,8 @@ const partsOf = (...parts: object[]) => ({
         enum: parts.map((p) => (p as { properties: { type: { const: string } } }).properties.type.const),
       },
     },
+    // The part's `type` picks its schema: an unknown type is named as such, not as the first part's missing field.
+    discriminator: { propertyName: 'type' },
     oneOf: parts,
   },
 });
@@ -261,8 +263,55 @@ function toParam(pointer: string, extra?: string): string | null {
   return out || null;
 }
 
-function describe(error: ErrorObject, param: string | null): string {
+/** The value at a JSON pointer of the body (`/messages/0/content`), for messages that say what was sent. */
+function valueAt(body: unknown, pointer: string): unknown {
+  let value = body;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (typeof value !== 'object' || value === null) {
+      return undefined;
+    }
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** A value as a message shows it: short (a prompt is never echoed whole), JSON-quoted. */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 40 ? `${json.slice(0, 37)}...` : json;
+}
+
+function typeName(value: unknown): string {
+  return value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'object'
+        ? 'an object'
+        : `a ${typeof value}`;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  array: 'an array',
+  object: 'an object',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  null: 'null',
+};
+
+const quotedList = (values: unknown[]) => values.map((v) => `'${String(v)}'`).join(', ');
+
+/**
+ * What is wrong, in the words of the OpenAI API's own messages. `errors` are the ones of the deepest failing place:
+ * several when a value matched none of the alternatives of an `anyOf` (each says what it expected).
+ */
+function describe(errors: ErrorObject[], param: string | null, body: unknown): string {
+  const error = errors[0];
   const where = param ?? 'The request body';
+  const value = valueAt(body, error.instancePath);
   switch (error.keyword) {
     case 'additionalProperties':
       return `Unrecognized request argument supplied: ${param}`;
@@ -270,16 +319,71 @@ function describe(error: ErrorObject, param: string | null): string {
       return `Missing required parameter: '${param}'.`;
     case 'minimum':
     case 'maximum':
-      return `Invalid '${where}': ${error.keyword === 'minimum' ? 'below minimum' : 'above maximum'} value. Expected a value ${error.message ?? ''}.`;
-    case 'discriminator':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const { comparison, limit } = error.params as { comparison: string; limit: number };
+      const side = comparison.startsWith('>') ? 'below minimum' : 'above maximum';
+      return `Invalid '${where}': ${side} value. Expected a value ${comparison} ${limit}, but got ${shown(value)} instead.`;
+    }
+    case 'type': {
+      const expected = [
+        ...new Set(
+          errors
+            .filter((e) => e.keyword === 'type')
+            .flatMap((e) => String((e.params as { type: string }).type).split(',')),
+        ),
+      ].map((t) => TYPE_NAMES[t] ?? t);
+      const list =
+        expected.length > 1 ? `${expected.slice(0, -1).join(', ')} or ${expected.at(-1)}` : expected[0];
+      return `Invalid type for '${where}': expected ${list}, but got ${typeName(value)} instead.`;
+    }
+    case 'enum': {
+      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+      return `Invalid value for '${where}': ${shown(value)}. Supported values are: ${quotedList(allowed)}.`;
+    }
+    case 'const': {
+      const allowed = (error.params as { allowedValue: unknown }).allowedValue;
+      return `Invalid value for '${where}': ${shown(value)}. Expected '${String(allowed)}'.`;
+    }
+    case 'discriminator': {
+      const { tag } = error.params as { tag: string };
+      return `Invalid value for '${where}': ${shown(valueAt(body, error.instancePath + '/' + tag) ?? value)}.`;
+    }
     case 'oneOf':
     case 'anyOf':
-    case 'enum':
-    case 'const':
       return `Invalid value for '${where}'.`;
     default:
       return `Invalid '${where}': ${error.message ?? 'invalid value'}.`;
   }
+}
+
+/** The param an error names: its place in the body, plus the property it is about (missing or unknown). */
+function paramOf(error: ErrorObject): string | null {
+  const extra =
+    error.keyword === 'additionalProperties'
+      ? (error.params as { additionalProperty: string }).additionalProperty
+      : error.keyword === 'required'
+        ? (error.params as { missingProperty: string }).missingProperty
+        : undefined;
+  return toParam(error.instancePath, extra);
+}
+
+/**
+ * The errors to report: those at the deepest place that failed. When a value matches none of an `anyOf`'s
+ * alternatives, Ajv reports each alternative's error in turn, the first often being only "must be string" for a
+ * field that may also be an array of parts: the alternative that came furthest (a `video` part's `type`) names
+ * what is really wrong. The `anyOf`/`oneOf` summaries themselves say nothing.
+ */
+function deepest(errors: ErrorObject[]): ErrorObject[] {
+  const specific = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+  const candidates = specific.length > 0 ? specific : errors;
+  const depth = (e: ErrorObject) => (paramOf(e) ?? '').split(/[.[]/).length;
+  const max = Math.max(...candidates.map(depth));
+  const first = candidates.find((e) => depth(e) === max)!;
+  return [
+    first,
+    ...candidates.filter((e) => e !== first && e.instancePath === first.instancePath && depth(e) === max),
+  ];
 }
 
 /** Deeper than this is no real request (a JSON schema of 64 levels is already absurd), and recursion would fail. */
@@ -375,13 +479,7 @@ export function validateChatRequest(body: unknown): ChatCompletionRequest {
     }
     return request;
   }
-  const error = validate.errors![0];
-  const extra =
-    error.keyword === 'additionalProperties'
-      ? (error.params as { additionalProperty: string }).additionalProperty
-      : error.keyword === 'required'
-        ? (error.params as { missingProperty: string }).missingProperty
-        : undefined;
-  const param = toParam(error.instancePath, extra);
-  throw new GatewayError(ErrorCode.InvalidRequest, describe(error, param), { param });
+  const errors = deepest(validate.errors!);
+  const param = paramOf(errors[0]);
+  throw new GatewayError(ErrorCode.InvalidRequest, describe(errors, param, body), { param });
 }

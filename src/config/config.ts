@@ -55,6 +55,11 @@ export interface Config {
     /** How long an idle keep-alive connection is kept. */
     keepAliveTimeoutMs: number;
   };
+  /**
+   * Origins whose browser pages may call `/v1/*` (`CORS_ALLOWED_ORIGINS`): `*` (any, the default, as OpenAI's API:
+   * the routes take a bearer key, never a cookie) or a list of origins (`https://app.example.com`).
+   */
+  corsOrigins: '*' | string[];
   /** When set, `/metrics` answers only `Authorization: Bearer <this>` (`METRICS_TOKEN`). */
   metricsToken: string | undefined;
   auth: {
@@ -222,8 +227,40 @@ function trustProxy(env: Env): Config['http']['trustProxy'] {
   return entries;
 }
 
+/** `CORS_ALLOWED_ORIGINS`: `*`, or a comma-separated list of origins (scheme, host and port; no path). */
+function corsOrigins(env: Env): Config['corsOrigins'] {
+  const raw = str(env, 'CORS_ALLOWED_ORIGINS', '*').trim();
+  if (raw === '*') {
+    return '*';
+  }
+  const origins = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (origins.length === 0) {
+    throw new ConfigError('CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins, got nothing');
+  }
+  return origins.map((origin) => {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    const bare =
+      parsed && parsed.pathname === '/' && parsed.search === '' && parsed.hash === '' && !parsed.username;
+    if (!parsed || !bare || !['http:', 'https:'].includes(parsed.protocol)) {
+      throw new ConfigError(
+        `CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com ` +
+          `(scheme, host and port, no path), got "${origin}"`,
+      );
+    }
+    return parsed.origin; // as browsers send it: lower case, default port left out
+  });
+}
+
 /** The prefix of each provider's variables: `<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`. */
-const PROVIDER_ENV: Record<ProviderId, string> = {
+export const PROVIDER_ENV: Record<ProviderId, string> = {
   openai: 'OPENAI',
   anthropic: 'ANTHROPIC',
   gemini: 'GEMINI',
@@ -332,6 +369,7 @@ export function loadConfig(env: Env = process.env): Config {
       // connection: a connection closed by us while the balancer sends on it is a 502 for its client.
       keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1),
     },
+    corsOrigins: corsOrigins(env),
     metricsToken,
     auth: {
       jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),

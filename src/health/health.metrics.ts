@@ -10,6 +10,7 @@ const STATE_VALUE: Record<HealthState, number> = { healthy: 0, degraded: 1, down
 @Injectable()
 export class HealthMetrics {
   readonly failovers: Counter<'provider' | 'reason'>;
+  readonly skipped: Counter<'provider' | 'reason'>;
   readonly breakerChanges: Counter<'provider' | 'model' | 'state'>;
   readonly upstreamLatency: Histogram<'provider'>;
   readonly probes: Counter<'provider' | 'state'>;
@@ -20,6 +21,14 @@ export class HealthMetrics {
     this.failovers = new Counter({
       name: 'conflux_failovers_total',
       help: 'Failed provider attempts of a failover class (the next candidate, if any, was tried), by provider and cause',
+      labelNames: ['provider', 'reason'] as const,
+      registers,
+    });
+    this.skipped = new Counter({
+      name: 'conflux_failover_skipped_total',
+      help:
+        'Providers a request failed over past without trying them (down by the probes, or circuit open), ' +
+        'by provider and reason: the failovers conflux_failovers_total does not see',
       labelNames: ['provider', 'reason'] as const,
       registers,
     });

@@ -64,6 +64,11 @@ export class HealthService extends ProviderHealth {
     this.metrics.upstreamLatency.observe({ provider }, latencyMs / 1000);
   }
 
+  recordSkipped(provider: ProviderId): void {
+    const probe = this.probe(provider, this.clock.now());
+    this.metrics.skipped.inc({ provider, reason: probe?.state === 'down' ? 'down' : 'circuit_open' });
+  }
+
   recordFailure(provider: ProviderId, providerModel: string, failure: ProviderFailure): void {
     if (failure.kind === 'client') {
       return; // the request was wrong, not the provider: relayed as a 400, never failed over

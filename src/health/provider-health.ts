@@ -7,4 +7,6 @@ export abstract class ProviderHealth {
   abstract rank(provider: ProviderId, providerModel: string): number;
   abstract recordSuccess(provider: ProviderId, providerModel: string, latencyMs: number): void;
   abstract recordFailure(provider: ProviderId, providerModel: string, failure: ProviderFailure): void;
+  /** A request's failover order passed over this provider's deployment without trying it (rank Infinity). */
+  abstract recordSkipped(provider: ProviderId): void;
 }

@@ -35,7 +35,7 @@ export class KeysController {
     {
       error: ErrorCode.InvalidRequest,
       name: 'unknown_property',
-      message: 'property admin should not exist',
+      message: 'Unrecognized request argument supplied: admin',
       param: 'admin',
       when: 'A field the body does not have.',
     },

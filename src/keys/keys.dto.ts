@@ -5,8 +5,8 @@ import { KEY_KINDS, type KeyKind } from './api-key.entity.js';
 
 export class CreateKeyDto {
   @ApiProperty({ example: 'production backend', minLength: 1, maxLength: 100 })
-  @IsString()
-  @Length(1, 100)
+  @IsString({ message: 'name must be a string' })
+  @Length(1, 100, { message: 'name must be 1 to 100 characters long' })
   // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres text cannot hold
   @Matches(/^[^\u0000]*$/, { message: 'name must not contain NUL characters' })
   name!: string;

@@ -137,8 +137,24 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     const found = entry.found;
-    if (!found || found.key.revokedAt || (found.key.expiresAt && found.key.expiresAt.getTime() <= now)) {
+    if (!found) {
       throw invalidKey();
+    }
+    // Whoever sends the raw key holds it: saying why their own key stopped working tells them nothing about
+    // anyone else's (an unknown key keeps the generic message).
+    if (found.key.revokedAt) {
+      throw new GatewayError(
+        ErrorCode.InvalidApiKey,
+        `This API key (${found.key.publicId}) was revoked at ${found.key.revokedAt.toISOString()}. ` +
+          'Create a new key (POST /v1/keys) and use it instead.',
+      );
+    }
+    if (found.key.expiresAt && found.key.expiresAt.getTime() <= now) {
+      throw new GatewayError(
+        ErrorCode.InvalidApiKey,
+        `This API key (${found.key.publicId}) expired at ${found.key.expiresAt.toISOString()}. ` +
+          'Create a new key (POST /v1/keys) and use it instead.',
+      );
     }
     if (found.account.status !== 'active') {
       throw new GatewayError(

@@ -33,6 +33,22 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     registers: [this.registry],
   });
 
+  /** Tokens billed per model served (catalog ids only: the label set stays bounded), live keys only. */
+  readonly modelTokens = new Counter({
+    name: 'conflux_model_tokens_total',
+    help: 'Tokens of live requests by model served, provider and kind (prompt, completion)',
+    labelNames: ['model', 'provider', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  /** Credits charged per model served, in micro-credits (1 credit = 1,000,000 µcr = $0.01), live keys only. */
+  readonly modelCredits = new Counter({
+    name: 'conflux_model_credits_micro_total',
+    help: 'Micro-credits charged to accounts for live requests, by model served and provider (1 credit = 1e6)',
+    labelNames: ['model', 'provider'] as const,
+    registers: [this.registry],
+  });
+
   constructor(private readonly redis: RedisService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'conflux_' });
     const service = this.redis;
@@ -66,6 +82,18 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.unsubscribe?.();
+  }
+
+  /** A settled live request: `model` is a catalog id and `provider` a provider id (never a client's string). */
+  settled(
+    model: string,
+    provider: string,
+    tokens: { prompt: number; completion: number },
+    chargedMicro: bigint,
+  ): void {
+    this.modelTokens.inc({ model, provider, kind: 'prompt' }, tokens.prompt);
+    this.modelTokens.inc({ model, provider, kind: 'completion' }, tokens.completion);
+    this.modelCredits.inc({ model, provider }, Number(chargedMicro));
   }
 
   observe(route: string, method: string, status: number, seconds: number): void {

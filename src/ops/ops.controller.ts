@@ -102,7 +102,11 @@ export class OpsController {
     summary: 'Prometheus metrics (text format)',
     description:
       'Requests by route, method and status (`conflux_http_requests_total`, `conflux_http_request_duration_seconds`), ' +
-      'providers (`conflux_failovers_total`, `conflux_circuit_breaker_transitions_total`, ' +
+      'per model served and provider (catalog ids only), of live keys: tokens (`conflux_model_tokens_total`, ' +
+      '`kind` prompt or completion) and the micro-credits charged (`conflux_model_credits_micro_total`); ' +
+      'providers (`conflux_failovers_total`: attempts that failed and were failed over; ' +
+      '`conflux_failover_skipped_total`: providers passed over untried, down or circuit open; ' +
+      '`conflux_circuit_breaker_transitions_total`, ' +
       '`conflux_upstream_latency_seconds`, `conflux_health_probes_total`, `conflux_provider_health_state`, ' +
       '`conflux_provider_unknown_finish_reasons_total`), `conflux_redis_degraded`, and the Node.js process ' +
       '(`conflux_process_*`, `conflux_nodejs_*`). With `METRICS_TOKEN` set it needs `Authorization: Bearer ' +

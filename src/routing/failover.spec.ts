@@ -89,6 +89,7 @@ function setup(scripts: Partial<Record<ProviderId, Script[]>>) {
     rank: () => 0,
     recordSuccess: (provider) => health.push(`ok ${provider}`),
     recordFailure: (provider, _model, failure) => health.push(`fail ${provider} ${failure.status}`),
+    recordSkipped: (provider) => health.push(`skip ${provider}`),
   };
   const adapters = Object.fromEntries(PROVIDERS.map((id) => [id, fakeAdapter(id)])) as Record<
     ProviderId,

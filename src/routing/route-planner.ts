@@ -105,9 +105,30 @@ export class RoutePlanner {
   /** The failover order of a live request: down providers and open circuits left out (empty → 503). */
   order(candidates: readonly Candidate[]): Candidate[] {
     const now = new Date();
-    return rank(candidates, {
-      health: (c) => this.health.rank(c.deployment.provider, c.deployment.providerModel),
-      cost: (c) => priceAt(c.deployment, c.model.id, now).outputPerM,
+    const cost = (c: Candidate) => priceAt(c.deployment, c.model.id, now).outputPerM;
+    const left = new Set<Candidate>();
+    const ordered = rank(candidates, {
+      // Asked once per candidate: a rank may grant a half-open circuit's one trial.
+      health: (c) => {
+        const value = this.health.rank(c.deployment.provider, c.deployment.providerModel);
+        if (!Number.isFinite(value)) {
+          left.add(c);
+        }
+        return value;
+      },
+      cost,
     });
+    if (left.size > 0) {
+      // Skipped: left out, and ahead of the first candidate tried in the order health would not change.
+      for (const c of rank(candidates, { health: () => 0, cost })) {
+        if (c === ordered[0]) {
+          break;
+        }
+        if (left.has(c)) {
+          this.health.recordSkipped(c.deployment.provider);
+        }
+      }
+    }
+    return ordered;
   }
 }

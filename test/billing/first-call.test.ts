@@ -30,6 +30,23 @@ describe('a plain SDK call (no max_tokens) on a Free account', () => {
     expect(m.ledger).toBe(m.balance);
   });
 
+  it("the README's example (claude-sonnet-5-5, no max_tokens) costs its short answer, not the model's maximum", async () => {
+    const { token } = await signup(g.t);
+    const { key } = await createKey(g.t, token, 'live');
+    const { data, response } = await client(g.t, key)
+      .chat.completions.create({
+        model: 'claude-sonnet-5-5',
+        messages: [{ role: 'user', content: 'Hello!' }],
+      })
+      .withResponse();
+    // Anthropic requires max_tokens: the gateway sends the largest the balance allows, and the model stops on its own.
+    const sent = g.fakes.anthropic.requests.find((r) => r.method === 'POST')?.body as { max_tokens: number };
+    expect(sent.max_tokens).toBeGreaterThan(1_024);
+    expect(data.choices[0].finish_reason).toBe('stop');
+    expect(data.usage?.completion_tokens).toBe(8);
+    expect(Number(response.headers.get('x-conflux-cost-credits'))).toBeLessThan(1);
+  });
+
   it('is served with a smaller answer on a small balance, and refused only when 1,024 tokens are not affordable', async () => {
     const { token, accountId } = await signup(g.t);
     const { key } = await createKey(g.t, token, 'live');

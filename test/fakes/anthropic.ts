@@ -19,8 +19,21 @@ import {
  * `Authorization: Bearer`), named SSE events with `ping`s sprinkled in, native error bodies
  * `{"type":"error","error":{type,message},"request_id"}`, `anthropic-ratelimit-*` headers (reset = RFC3339) and
  * `request-id` on every answer, 529 overloaded_error, mid-stream `event: error`, and the Claude 5.x rule that
- * refuses a forced tool_choice (model ids containing `5-5` or `fable`).
+ * refuses a forced tool_choice on opus-5-5, sonnet-5-5 and fable (haiku-5-5 accepts it, as the catalog says).
+ *
+ * `max_tokens` is required here, so it is a cap on every request, not the length the client wants: the gateway
+ * sends the model's maximum (or what the balance affords, never under 1,024) when its client set none. Like a real
+ * model, the fake then writes its own short answer (the 8 tokens the other fakes write without a maximum) and
+ * stops; a smaller `max_tokens`, as tests send, is the exact length (the contract of base.ts). Usage is counted
+ * from the text it wrote.
  */
+
+/** From this `max_tokens` on, a cap rather than a requested length: the least the gateway fills in. */
+const CAP_TOKENS = 1024;
+const NATURAL_ANSWER_TOKENS = 8;
+
+/** Models that refuse a forced tool_choice (providers.md, Claude 5.x rules; catalog `forced_tool_choice: false`). */
+const NO_FORCED_TOOL_CHOICE = /(opus-5-5|sonnet-5-5|fable)/;
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
@@ -156,7 +169,7 @@ function rejection(body: NativeRequest): string | null {
     }
   }
   const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
-  if (forced && (model.includes('5-5') || model.includes('fable'))) {
+  if (forced && NO_FORCED_TOOL_CHOICE.test(model)) {
     return `tool_choice: forced tool use (type "${body.tool_choice?.type}") is not supported by ${model}.`;
   }
   return null;
@@ -209,7 +222,12 @@ class AnthropicProtocol implements FakeProtocol {
     const intent: ChatIntent = {
       model: native.model ?? '',
       stream: native.stream === true,
-      maxTokens: typeof native.max_tokens === 'number' ? native.max_tokens : undefined,
+      maxTokens:
+        typeof native.max_tokens !== 'number'
+          ? undefined
+          : native.max_tokens >= CAP_TOKENS
+            ? NATURAL_ANSWER_TOKENS
+            : native.max_tokens,
       promptTexts: [
         ...blocksOf(native.system).flatMap(blockTexts),
         ...messages.flatMap((message) => blocksOf(message.content).flatMap(blockTexts)),
@@ -257,7 +275,7 @@ class AnthropicProtocol implements FakeProtocol {
           },
         ]
       : [{ type: 'text', text: pieces.join('') }];
-    const output = toolCall ? countTexts([FAKE_TOOL_ARGUMENTS]) : pieces.length;
+    const output = countTexts([toolCall ? FAKE_TOOL_ARGUMENTS : pieces.join('')]);
     writeJson(
       res,
       200,
@@ -333,8 +351,9 @@ class AnthropicProtocol implements FakeProtocol {
       output = countTexts([FAKE_TOOL_ARGUMENTS]);
     } else {
       send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
-      deltas = completionPieces(intent).map((text) => ({ type: 'text_delta', text }));
-      output = deltas.length;
+      const pieces = completionPieces(intent);
+      deltas = pieces.map((text) => ({ type: 'text_delta', text }));
+      output = countTexts([pieces.join('')]);
     }
     ping();
 

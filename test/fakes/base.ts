@@ -123,6 +123,18 @@ export function answersWithToolCall(intent: ChatIntent): boolean {
   return intent.tools.length > 0 && intent.lastFromUser;
 }
 
+/** Listens on 127.0.0.1:port; rejects with the listen error (its `port` set) instead of emitting it. */
+export function listenOn(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (error: Error) => reject(Object.assign(error, { port }));
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -159,7 +171,8 @@ export class FakeProvider {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    // A port already taken rejects (EADDRINUSE), for the caller to explain, instead of an unhandled 'error'.
+    await listenOn(this.server, port);
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }

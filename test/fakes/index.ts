@@ -28,12 +28,26 @@ export interface Fakes {
  * Stripe (its clock, prices, keys).
  */
 export async function startFakes(basePort = 0, options: { stripe?: FakeStripeOptions } = {}): Promise<Fakes> {
-  const openai = await createOpenAiFake().start(basePort && basePort);
-  const anthropic = await createAnthropicFake().start(basePort && basePort + 1);
-  const gemini = await createGeminiFake().start(basePort && basePort + 2);
-  const cerebras = await createCerebrasFake().start(basePort && basePort + 3);
-  const groq = await createGroqFake().start(basePort && basePort + 4);
-  const stripe = await createStripeFake(options.stripe).start(basePort && basePort + 5);
+  const started: Array<{ close(): Promise<void> }> = [];
+  const start = async <T extends { start(port: number): Promise<T>; close(): Promise<void> }>(
+    fake: T,
+    offset: number,
+  ): Promise<T> => {
+    try {
+      started.push(await fake.start(basePort && basePort + offset));
+      return fake;
+    } catch (error) {
+      // One port taken: the ones already open are closed again, so the caller can stop cleanly.
+      await Promise.all(started.map((f) => f.close()));
+      throw error;
+    }
+  };
+  const openai = await start(createOpenAiFake(), 0);
+  const anthropic = await start(createAnthropicFake(), 1);
+  const gemini = await start(createGeminiFake(), 2);
+  const cerebras = await start(createCerebrasFake(), 3);
+  const groq = await start(createGroqFake(), 4);
+  const stripe = await start(createStripeFake(options.stripe), 5);
   const all = [openai, anthropic, gemini, cerebras, groq];
   return {
     openai,

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Stripe from 'stripe';
+import { listenOn } from './base.js';
 
 /**
  * Fake Stripe: the part of Stripe's v1 API the gateway's billing uses, in memory, spoken exactly as the official
@@ -776,7 +777,8 @@ export class FakeStripe {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    // A port already taken rejects (EADDRINUSE), for the caller to explain, instead of an unhandled 'error'.
+    await listenOn(this.server, port);
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }

@@ -291,6 +291,41 @@ describe('anthropic adapter against the fake', () => {
     );
   });
 
+  it('accepts a forced tool_choice on claude-haiku-5-5, as the catalog says; opus-5-5, sonnet-5-5 and fable refuse it', async () => {
+    const haiku = await chat({ tools, tool_choice: 'required' }, ctx({ providerModel: 'claude-haiku-5-5' }));
+    expect(haiku.failure).toBeUndefined();
+    expect(haiku.response?.choices[0].finishReason).toBe('tool_calls');
+    const named = await chat(
+      { tools, tool_choice: { type: 'function', function: { name: 'get_weather' } } },
+      ctx({ providerModel: 'claude-haiku-5-5' }),
+    );
+    expect(named.response?.choices[0].toolCalls[0]).toMatchObject({ function: { name: 'get_weather' } });
+    for (const model of ['claude-opus-5-5', 'claude-sonnet-5-5', 'claude-fable-5-2']) {
+      const { failure } = await chat({ tools, tool_choice: 'required' }, ctx({ providerModel: model }));
+      expect(failure, model).toMatchObject({ kind: 'client', status: 400 });
+    }
+  });
+
+  it('a max_tokens that only caps (the model maximum) gets a short answer, its usage counted from what was written', async () => {
+    const context = ctx({ providerModel: 'claude-sonnet-5-5', maxOutputTokens: 128_000 });
+    const { response } = await chat({}, context);
+    expect((fake.chatRequests()[0].body as { max_tokens: number }).max_tokens).toBe(128_000);
+    const text = response!.choices[0].content!;
+    expect(text).toBe('Hello hello hello hello hello hello hello hello');
+    expect(response?.usage?.completion_tokens).toBe(countTexts([text]));
+    expect(response?.choices[0].finishReason).toBe('stop');
+
+    const streamed = await stream({}, context);
+    const written = streamed.parts
+      .filter((p) => p.type === 'text')
+      .map((p) => (p as { text: string }).text)
+      .join('');
+    expect(written).toBe(text);
+    const usage = streamed.parts.filter((p) => p.type === 'usage').at(-1) as
+      { usage: { completion_tokens: number } } | undefined;
+    expect(usage?.usage.completion_tokens).toBe(countTexts([written]));
+  });
+
   it('answers JSON when output_config.format is sent', async () => {
     const { response } = await chat({ response_format: { type: 'json_object' } });
     expect(JSON.parse(response!.choices[0].content!)).toEqual({ ok: true });

@@ -187,6 +187,9 @@ describe('health', () => {
     const text = await (await fetch(`${r.t.url}/metrics`)).text();
     expect(text).toMatch(/conflux_failovers_total\{provider="openai",reason="server_error"\} [1-9]/);
     expect(text).toMatch(/conflux_failovers_total\{provider="openai",reason="rate_limited"\} [1-9]/);
+    // Providers passed over untried: down by the probes (the first test), circuit open (the breaker tests).
+    expect(text).toMatch(/conflux_failover_skipped_total\{provider="openai",reason="down"\} [1-9]/);
+    expect(text).toMatch(/conflux_failover_skipped_total\{provider="openai",reason="circuit_open"\} [1-9]/);
     expect(text).toMatch(
       /conflux_circuit_breaker_transitions_total\{provider="openai",model="\*",state="open"\} [1-9]/,
     );

@@ -43,8 +43,8 @@ export const REFERENCE_ROUTES = (url: string): boolean =>
 /**
  * Every method + path Fastify routes, read from its route tree (`printRoutes()`: one node per line, indented 4
  * characters per level, a node's path the concatenation of its ancestors'). Each is checked with
- * `hasRoute`, so a misread tree fails here rather than passing silently. HEAD routes Fastify adds for GETs are
- * left out.
+ * `hasRoute`, so a misread tree fails here rather than passing silently. HEAD routes Fastify adds for GETs and
+ * the CORS preflight route are left out.
  */
 export function servedRoutes(app: NestFastifyApplication): Route[] {
   const fastify = app.getHttpAdapter().getInstance();
@@ -57,9 +57,13 @@ export function servedRoutes(app: NestFastifyApplication): Route[] {
     }
     const depth = match[1].length / 4;
     stack.length = depth;
-    stack.push(match[2]);
+    // Routes on more than one root (`/…` and the CORS preflight's `*`) hang under a root without a path.
+    stack.push(match[2] === '(empty root node)' ? '' : match[2]);
     const url = stack.join('');
     for (const method of match[3]?.split(', ') ?? []) {
+      if (method === 'OPTIONS' && url === '*') {
+        continue; // the CORS preflight (@fastify/cors, any path): the browser's protocol, not an operation
+      }
       routes.push({ method, url, path: url.replace(/:(\w+)/g, '{$1}').replace(/\/\*$/, '/{path}') });
     }
   }
