@@ -77,27 +77,31 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Counts the tokens of several texts without holding the event loop: slices are counted for at most
- * `sliceMs` at a time, then other work runs. Gives up (null) once `totalMs` of counting is spent, so a hostile
- * prompt costs a bounded amount of CPU; the caller then falls back to an upper bound.
+ * `sliceMs` at a time (wall clock), then other work runs. Gives up (null) once `totalMs` of the process's CPU
+ * time has gone into counting, so a hostile prompt costs a bounded amount of CPU; the caller then falls back to
+ * an upper bound. The budget is CPU time, not elapsed time: on a busy machine a stretch takes longer to run but
+ * not more CPU, so whether a prompt gets counted (and a context window checked) does not depend on the load.
  */
 export async function countTokensAsync(
   texts: Iterable<string>,
   budget: CountBudget = DEFAULT_BUDGET,
 ): Promise<number | null> {
   let total = 0;
-  let spent = 0;
+  let spentMicros = 0;
   let stretch = performance.now();
+  let stretchCpu = process.cpuUsage();
   for (const text of texts) {
     for (let i = 0; i < text.length; i += SLICE) {
       total += o200k().countTokens(text.length <= SLICE ? text : text.slice(i, i + SLICE));
-      const now = performance.now();
-      if (now - stretch >= budget.sliceMs) {
-        spent += now - stretch;
-        if (spent >= budget.totalMs) {
+      if (performance.now() - stretch >= budget.sliceMs) {
+        const cpu = process.cpuUsage(stretchCpu);
+        spentMicros += cpu.user + cpu.system;
+        if (spentMicros >= budget.totalMs * 1000) {
           return null;
         }
         await yieldToLoop();
         stretch = performance.now();
+        stretchCpu = process.cpuUsage();
       }
     }
   }
