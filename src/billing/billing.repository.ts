@@ -53,23 +53,24 @@ export class BillingRepository {
    * (a cancelled or downgraded subscription) takes effect here. The entry's reference names the period, so it is
    * written once per period per account even when several instances run this at the same moment.
    */
-  async resetDuePeriods(now: Date): Promise<number> {
+  async resetDuePeriods(now: Date): Promise<{ count: number; planChanged: string[] }> {
     let count = 0;
+    const planChanged: string[] = [];
     for (;;) {
       const done = await this.dataSource.transaction(async (m) => {
         const due = (await m.query(
-          `SELECT id FROM accounts
+          `SELECT id, period_end + interval '1 month' AS next_end FROM accounts
             WHERE period_end <= $1 AND status <> 'pending_deletion'
               AND (subscription_status IS NULL OR subscription_status NOT IN (${LIVE_SUBSCRIPTION}))
             ORDER BY period_end LIMIT 1 FOR UPDATE SKIP LOCKED`,
           [now],
-        )) as Array<{ id: string }>;
+        )) as Array<{ id: string; next_end: Date }>;
         if (due.length === 0) {
           return true;
         }
         const row = (await lockBillingRow(m, due[0].id))!;
-        const end = new Date(row.periodEnd);
-        end.setUTCMonth(end.getUTCMonth() + 1);
+        // Postgres' calendar month: the 31st is followed by the month's last day (and the 28th after February).
+        const end = new Date(due[0].next_end);
         const started = await startPeriod(
           m,
           this.ledger,
@@ -86,10 +87,13 @@ export class BillingRepository {
           return true; // that period had started already (nothing left to do for it)
         }
         count += 1;
+        if (row.pendingPlan !== null && row.pendingPlan !== row.plan) {
+          planChanged.push(row.id);
+        }
         return false;
       });
       if (done) {
-        return count;
+        return { count, planChanged };
       }
     }
   }

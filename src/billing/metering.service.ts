@@ -5,6 +5,7 @@ import type { AuthContext } from '../keys/auth-context.js';
 import { Clock } from '../common/clock.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { CONFIG, type Config } from '../config/config.js';
+import { KeysService } from '../keys/keys.service.js';
 import { billableUsage, needsPromptEstimate, usageRecord } from './billable.js';
 import { BillingRepository } from './billing.repository.js';
 import { LeaseBook } from './lease-book.js';
@@ -37,6 +38,7 @@ export class MeteringService {
     private readonly inflight: InflightRegistry,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly keys: KeysService,
   ) {}
 
   /**
@@ -153,7 +155,10 @@ export class MeteringService {
 
   @Interval('billing-periods', 60_000)
   async resetPeriods(now = this.clock.date()): Promise<number> {
-    const count = await this.billing.resetDuePeriods(now);
+    const { count, planChanged } = await this.billing.resetDuePeriods(now);
+    for (const accountId of planChanged) {
+      await this.keys.accountChanged(accountId); // keys cache the plan: a paid plan that ended must hold again
+    }
     if (count > 0) {
       this.logger.log(`started a new billing period for ${count} accounts`);
     }
