@@ -1,3 +1,4 @@
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/common/clock.js';
 import { startFakes, type Fakes } from '../fakes/index.js';
@@ -372,6 +373,39 @@ describe('billing with Stripe (the fake Stripe, signed webhooks, a manual clock)
     clock.advance(32 * DAY);
     await t.app.get(MeteringService).resetPeriods();
     expect(await credits(token)).toMatchObject({ plan: 'free', balance: '500' });
+    await expectConsistent(accountId);
+  });
+
+  it('an upgrade applies at once, a downgrade at the end of the period', async () => {
+    const { token, accountId } = await signup(t);
+    await deliverAll((await pay(token, { plan: 'power' })).events);
+    const subscription = await subscriptionOf(accountId);
+    const sdk = new Stripe(fakes.stripe.apiKey, { ...fakes.stripe.clientConfig, maxNetworkRetries: 0 });
+    // What the Customer Portal does when the customer switches plans.
+    const change = async (price: string) => {
+      const current = fakes.stripe.subscription(subscription)!;
+      const item = current.items.data.find((i) => i.price.recurring?.usage_type === 'licensed')!;
+      const before = fakes.stripe.events.length;
+      await sdk.subscriptions.update(subscription, { items: [{ id: item.id, price }] });
+      await deliverAll(fakes.stripe.events.slice(before));
+    };
+    await change('price_pro');
+    expect(await credits(token)).toMatchObject({ plan: 'pro', balance: '30000', included: '30000' });
+    expect((await ledger(t, accountId)).map((e) => e.kind)).toEqual(['grant', 'reset', 'plan']);
+
+    await change('price_power');
+    expect(await credits(token)).toMatchObject({
+      plan: 'pro',
+      balance: '30000',
+      subscription: { plan_at_period_end: 'power' },
+    });
+    clock.set(fakes.stripe.subscription(subscription)!.items.data[0].current_period_end * 1000 + 1000);
+    await deliverAll(fakes.stripe.advancePeriod(subscription));
+    expect(await credits(token)).toMatchObject({
+      plan: 'power',
+      balance: '10000',
+      subscription: { plan_at_period_end: null },
+    });
     await expectConsistent(accountId);
   });
 
