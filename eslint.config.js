@@ -28,6 +28,12 @@ const LEDGER_ENTITY = {
   message: 'Only src/billing/ touches the credit ledger: call a billing service instead.',
 };
 
+/** Stripe is talked to from one folder: the SDK is imported by src/billing/stripe/ only. */
+const STRIPE_SDK = {
+  regex: '^stripe(/|$)',
+  message: 'Only src/billing/stripe/ talks to Stripe: call its services instead.',
+};
+
 /** Money has one owner: SQL naming the ledger, a balance, held credit or a lease is written in src/billing/ only. */
 const MONEY = 'credit_ledger|balance_micro|held_micro|credit_leases';
 const LEDGER_SQL = [`Literal[value=/${MONEY}/]`, `TemplateElement[value.raw=/${MONEY}/]`].map((selector) => ({
@@ -92,13 +98,18 @@ export default tseslint.config(
     files: ['src/**/*.ts', 'bench/**/*.ts'],
     ignores: ['src/billing/**', 'src/database/data-source.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [LEDGER_ENTITY] }],
+      'no-restricted-imports': ['error', { patterns: [LEDGER_ENTITY, STRIPE_SDK] }],
       'no-restricted-syntax': ['error', ...LEDGER_SQL],
     },
   },
+  {
+    files: ['src/billing/**/*.ts'],
+    ignores: ['src/billing/stripe/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [STRIPE_SDK] }] },
+  },
   ...LAYERS.map(({ files, patterns }) => ({
     files,
-    rules: { 'no-restricted-imports': ['error', { patterns: [LEDGER_ENTITY, ...patterns] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [LEDGER_ENTITY, STRIPE_SDK, ...patterns] }] },
   })),
   {
     files: ['test/**/*.ts', '**/*.spec.ts'],

@@ -169,6 +169,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     adapter,
     {
       bufferLogs: true,
+      // The JSON parser reads every body into a Buffer anyway; this keeps a reference to it, so the Stripe webhook
+      // can verify its signature over the exact bytes (no copy, nothing re-serialised).
+      rawBody: true,
     },
   );
   const logger = app.get(Logger);

@@ -42,6 +42,9 @@ export class Account {
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;
 
+  @Column('timestamptz', { name: 'past_due_since', nullable: true })
+  pastDueSince!: Date | null;
+
   @Column('timestamptz', { name: 'deletion_requested_at', nullable: true })
   deletionRequestedAt!: Date | null;
 }

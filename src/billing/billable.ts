@@ -55,6 +55,9 @@ export function billableUsage(
 }
 
 /** The usage event of a request: its billable usage priced at the serving deployment (test keys cost nothing). */
+/** The largest value of a Postgres `integer`. */
+const MAX_INT32 = 2_147_483_647;
+
 export function usageRecord(
   facts: SettleFacts,
   { usage, estimated }: { usage: Usage | null; estimated: boolean },
@@ -86,7 +89,9 @@ export function usageRecord(
           })
         : 0n,
     priceVersion: price?.version ?? null,
-    latencyMs: now.getTime() - facts.startedAt,
+    // An integer column: a metadata field must never make the database refuse (and drop) a settlement, e.g. when
+    // the request's start (wall clock) and its end (the injected clock) come from clocks apart.
+    latencyMs: Math.min(MAX_INT32, Math.max(0, now.getTime() - facts.startedAt)),
     ttftMs: facts.ttftMs,
     streamed: facts.streamed,
     attempts: facts.attempts,

@@ -14,14 +14,20 @@ import { MeteringService } from './metering.service.js';
 import { InflightRegistry } from './reconciler.js';
 import { SettlementBatcher } from './settlement.batcher.js';
 import { SettlementRepository } from './settlement.repository.js';
+import { BillingController, StripeWebhookController } from './stripe/billing.controller.js';
+import { OutboxRepository } from './stripe/outbox.repository.js';
+import { OverageReporter } from './stripe/overage.reporter.js';
+import { StripeBillingService } from './stripe/stripe-billing.service.js';
+import { StripeApi } from './stripe/stripe.api.js';
+import { SubscriptionsRepository } from './stripe/subscriptions.repository.js';
 
 /**
  * Credits: admission against leases, batched settlement written ahead to a journal, reconciliation of stopped
- * instances, the ledger, billing periods, Idempotency-Key.
+ * instances, the ledger, billing periods, Idempotency-Key; Stripe (checkout, portal, webhooks, overage meter events).
  */
 @Module({
   imports: [KeysModule, LedgerModule, CatalogModule],
-  controllers: [CreditsController],
+  controllers: [CreditsController, BillingController, StripeWebhookController],
   providers: [
     BillingRepository,
     MeteringService,
@@ -34,6 +40,11 @@ import { SettlementRepository } from './settlement.repository.js';
     SettlementBatcher,
     SettlementJournal,
     InflightRegistry,
+    StripeApi,
+    SubscriptionsRepository,
+    StripeBillingService,
+    OutboxRepository,
+    OverageReporter,
   ],
   exports: [MeteringService, IdempotencyService],
 })

@@ -3,7 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { Plan } from '../accounts/account.entity.js';
 import type { LedgerKind } from './ledger-entry.entity.js';
+import { lockBillingRow, startPeriod } from './billing-periods.js';
 import { LedgerWriter } from './ledger.writer.js';
+
+/** Subscription states whose periods Stripe drives (renewals roll them over). */
+const LIVE_SUBSCRIPTION = `'active', 'trialing', 'past_due', 'unpaid'`;
 
 export interface AccountBalance {
   plan: Plan;
@@ -11,6 +15,11 @@ export interface AccountBalance {
   heldMicro: bigint;
   periodStart: Date;
   periodEnd: Date;
+  purchasedMicro: bigint;
+  subscriptionStatus: string | null;
+  pendingPlan: Plan | null;
+  cancelAtPeriodEnd: boolean;
+  pastDueSince: Date | null;
 }
 
 /**
@@ -38,55 +47,62 @@ export class BillingRepository {
   }
 
   /**
-   * Starts the next billing period of every account whose period has ended: a `reset` entry brings the balance
-   * back to the plan's allocation (no rollover, overage cleared). The entry's reference names the period, so
-   * it is written once per period per account even when several instances run this at the same moment.
+   * Starts the next billing period of every account whose period has ended and whose periods are not Stripe's (a
+   * live subscription rolls over when its renewal is paid): a `reset` entry brings the balance back to the plan's
+   * allocation plus the pack credits left (no rollover, overage cleared). A plan change due at the period's end
+   * (a cancelled or downgraded subscription) takes effect here. The entry's reference names the period, so it is
+   * written once per period per account even when several instances run this at the same moment.
    */
-  async resetDuePeriods(includedFor: (plan: Plan) => bigint, now: Date): Promise<number> {
+  async resetDuePeriods(now: Date): Promise<{ count: number; planChanged: string[] }> {
     let count = 0;
+    const planChanged: string[] = [];
     for (;;) {
       const done = await this.dataSource.transaction(async (m) => {
         const due = (await m.query(
-          `SELECT id, plan, balance_micro, period_end FROM accounts
+          `SELECT id, period_end + interval '1 month' AS next_end FROM accounts
             WHERE period_end <= $1 AND status <> 'pending_deletion'
+              AND (subscription_status IS NULL OR subscription_status NOT IN (${LIVE_SUBSCRIPTION}))
             ORDER BY period_end LIMIT 1 FOR UPDATE SKIP LOCKED`,
           [now],
-        )) as Array<{ id: string; plan: Plan; balance_micro: string; period_end: Date }>;
+        )) as Array<{ id: string; next_end: Date }>;
         if (due.length === 0) {
           return true;
         }
-        const account = due[0];
-        const periodEnd = new Date(account.period_end);
-        const delta = includedFor(account.plan) - BigInt(account.balance_micro);
-        const reference = `reset:${account.id}:${periodEnd.toISOString()}`;
-        const note = `${account.plan} allocation for a new period`;
-        if (
-          await this.ledger.post(m, {
-            accountId: account.id,
-            kind: 'reset',
-            amountMicro: delta,
-            reference,
-            note,
-          })
-        ) {
-          await m.query(
-            `UPDATE accounts SET period_start = period_end, period_end = period_end + interval '1 month'
-              WHERE id = $1`,
-            [account.id],
-          );
-          count += 1;
+        const row = (await lockBillingRow(m, due[0].id))!;
+        // Postgres' calendar month: the 31st is followed by the month's last day (and the 28th after February).
+        const end = new Date(due[0].next_end);
+        const started = await startPeriod(
+          m,
+          this.ledger,
+          row,
+          {
+            plan: row.pendingPlan ?? row.plan,
+            start: row.periodEnd,
+            end,
+            reference: `reset:${row.id}:${row.periodEnd.toISOString()}`,
+          },
+          now,
+        );
+        if (!started) {
+          return true; // that period had started already (nothing left to do for it)
+        }
+        count += 1;
+        if (row.pendingPlan !== null && row.pendingPlan !== row.plan) {
+          planChanged.push(row.id);
         }
         return false;
       });
       if (done) {
-        return count;
+        return { count, planChanged };
       }
     }
   }
 
   async balance(accountId: string): Promise<AccountBalance | null> {
     const rows = (await this.dataSource.query(
-      `SELECT plan, balance_micro, held_micro, period_start, period_end FROM accounts WHERE id = $1`,
+      `SELECT plan, balance_micro, held_micro, period_start, period_end, purchased_micro, subscription_status,
+              pending_plan, cancel_at_period_end, past_due_since
+         FROM accounts WHERE id = $1`,
       [accountId],
     )) as Array<{
       plan: Plan;
@@ -94,6 +110,11 @@ export class BillingRepository {
       held_micro: string;
       period_start: Date;
       period_end: Date;
+      purchased_micro: string;
+      subscription_status: string | null;
+      pending_plan: Plan | null;
+      cancel_at_period_end: boolean;
+      past_due_since: Date | null;
     }>;
     const row = rows[0];
     return row
@@ -103,6 +124,11 @@ export class BillingRepository {
           heldMicro: BigInt(row.held_micro),
           periodStart: new Date(row.period_start),
           periodEnd: new Date(row.period_end),
+          purchasedMicro: BigInt(row.purchased_micro),
+          subscriptionStatus: row.subscription_status,
+          pendingPlan: row.pending_plan,
+          cancelAtPeriodEnd: row.cancel_at_period_end,
+          pastDueSince: row.past_due_since ? new Date(row.past_due_since) : null,
         }
       : null;
   }

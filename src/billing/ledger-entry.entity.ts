@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { bigintTransformer } from '../database/bigint.transformer.js';
 
-export const LEDGER_KINDS = ['grant', 'usage', 'adjustment', 'reset', 'refund'] as const;
+export const LEDGER_KINDS = ['grant', 'usage', 'adjustment', 'reset', 'refund', 'purchase', 'plan'] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
 /** One append-only, signed movement of micro-credits. An account's balance is the sum of its entries. */

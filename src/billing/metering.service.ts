@@ -1,15 +1,16 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { worstCaseMicro } from '../catalog/pricing.js';
 import type { AuthContext } from '../keys/auth-context.js';
 import { Clock } from '../common/clock.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import { CONFIG, type Config } from '../config/config.js';
+import { KeysService } from '../keys/keys.service.js';
 import { billableUsage, needsPromptEstimate, usageRecord } from './billable.js';
 import { BillingRepository } from './billing.repository.js';
 import { LeaseBook } from './lease-book.js';
 import type { Demand, Hold, Reservation, SettleFacts, Settlement } from './metering.types.js';
 import { formatCredits } from '../catalog/credits.js';
-import { includedMicro } from './plans.js';
 import type { InflightEntry } from './journal.js';
 import { InflightRegistry } from './reconciler.js';
 import { SettlementBatcher, type Landing } from './settlement.batcher.js';
@@ -38,6 +39,8 @@ export class MeteringService {
     private readonly inflight: InflightRegistry,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
+    @Inject(CONFIG) private readonly config: Config,
+    private readonly keys: KeysService,
   ) {}
 
   /**
@@ -46,7 +49,13 @@ export class MeteringService {
    * refused only when even `MIN_OUTPUT_TOKENS` are not affordable. Paid plans hold nothing (overage).
    */
   async reserve(auth: AuthContext, demand: Demand): Promise<Reservation> {
-    if (auth.key?.kind === 'test' || auth.plan !== 'free') {
+    if (auth.key?.kind === 'test') {
+      return { hold: null };
+    }
+    if (auth.pastDueSince != null) {
+      this.refuseOverdue(auth.pastDueSince);
+    }
+    if (auth.plan !== 'free') {
       return { hold: null };
     }
     const flexible = demand.maxOutputTokens === null;
@@ -77,6 +86,20 @@ export class MeteringService {
       return { hold };
     }
     return { hold, maxOutputTokens: this.outputWithin(demand, prompt, hold.amountMicro, least, most) };
+  }
+
+  /** A subscription unpaid for longer than the grace period: live calls stop until the payment method works. */
+  private refuseOverdue(pastDueSince: number): void {
+    const graceMs = this.config.billing.paymentGraceDays * 86_400_000;
+    if (this.clock.now() - pastDueSince < graceMs) {
+      return;
+    }
+    throw new GatewayError(
+      ErrorCode.PaymentOverdue,
+      `Your subscription's payment has failed for more than ${this.config.billing.paymentGraceDays} days. ` +
+        'Update your payment method in the billing portal (POST /v1/billing/portal) to continue.',
+      { headers: { 'x-should-retry': 'false' } },
+    );
   }
 
   /** The largest output per choice whose worst case fits in `amount` (between `least` and `most`). */
@@ -143,7 +166,10 @@ export class MeteringService {
 
   @Interval('billing-periods', 60_000)
   async resetPeriods(now = this.clock.date()): Promise<number> {
-    const count = await this.billing.resetDuePeriods(includedMicro, now);
+    const { count, planChanged } = await this.billing.resetDuePeriods(now);
+    for (const accountId of planChanged) {
+      await this.keys.accountChanged(accountId); // keys cache the plan: a paid plan that ended must hold again
+    }
     if (count > 0) {
       this.logger.log(`started a new billing period for ${count} accounts`);
     }

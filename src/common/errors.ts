@@ -10,6 +10,8 @@ export enum ErrorCode {
   InvalidApiKey = 'invalid_api_key',
   InvalidCredentials = 'invalid_credentials',
   InsufficientQuota = 'insufficient_quota',
+  /** The subscription's payment failed and the grace period is over. */
+  PaymentOverdue = 'payment_overdue',
   PermissionDenied = 'permission_denied',
   NotFound = 'not_found',
   ModelNotFound = 'model_not_found',
@@ -123,6 +125,12 @@ export const ERROR_SHAPES: Readonly<Record<ErrorCode, ErrorShape>> = {
     type: 'insufficient_quota',
     code: 'insufficient_quota',
     message: 'You have run out of credits. Upgrade your plan or wait for the next billing period.',
+  },
+  [ErrorCode.PaymentOverdue]: {
+    status: 402,
+    type: 'insufficient_quota',
+    code: 'payment_overdue',
+    message: 'Your subscription payment is overdue. Update your payment method to continue.',
   },
   [ErrorCode.PermissionDenied]: {
     status: 403,

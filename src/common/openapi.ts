@@ -129,6 +129,8 @@ const WHEN: Record<ErrorCode, string> = {
   [ErrorCode.InvalidCredentials]: 'Wrong email or password.',
   [ErrorCode.InsufficientQuota]:
     "Free plan: not enough credits left for the request's worst case (prompt plus `max_tokens`).",
+  [ErrorCode.PaymentOverdue]:
+    'The subscription payment has failed for longer than `PAYMENT_GRACE_DAYS`: update the payment method.',
   [ErrorCode.PermissionDenied]: 'Not allowed with these credentials.',
   [ErrorCode.NotFound]: 'No such object.',
   [ErrorCode.ModelNotFound]: 'No such model (see `GET /v1/models`).',
@@ -152,6 +154,7 @@ const ERROR_HEADERS: Partial<Record<ErrorCode, ResponseHeader[]>> = {
   [ErrorCode.RateLimitExceeded]: ['retry-after'],
   [ErrorCode.ServiceUnavailable]: ['retry-after'],
   [ErrorCode.InsufficientQuota]: ['x-should-retry'],
+  [ErrorCode.PaymentOverdue]: ['x-should-retry'],
   [ErrorCode.UpstreamAuth]: ['x-should-retry'],
 };
 

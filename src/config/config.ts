@@ -92,6 +92,14 @@ export interface Config {
     /** Requests of one API key in flight at once on this instance; past it the key gets 429. */
     maxPerKey: number;
   };
+  /** Stripe, or null without `STRIPE_SECRET_KEY` (billing routes answer 503; everything else as without it). */
+  stripe: StripeConfig | null;
+  billing: {
+    /** How often overage is reported to Stripe (batched per account). */
+    overageReportIntervalMs: number;
+    /** Days a subscription may stay unpaid before live calls get 402. */
+    paymentGraceDays: number;
+  };
   health: {
     /** How often one instance probes every enabled provider (the others read the shared result). */
     probeIntervalMs: number;
@@ -109,6 +117,20 @@ export interface Config {
       cooldownMs: number;
     };
   };
+}
+
+export interface StripeConfig {
+  secretKey: string;
+  webhookSecret: string;
+  /** Where the SDK sends its requests (`STRIPE_API_BASE`); undefined = Stripe itself. */
+  api: { host: string; port: number; protocol: 'http' | 'https' } | undefined;
+  /** Recurring Price id of each paid plan. */
+  prices: { power: string; pro: string };
+  /** Metered Price id billing each plan's overage (optional: added to the subscription at checkout). */
+  overagePrices: { power: string | undefined; pro: string | undefined };
+  meterEventName: string;
+  /** Credit packs on sale: credits → one-time Price id. */
+  packs: Array<{ credits: number; priceId: string }>;
 }
 
 export const CONFIG = Symbol('CONFIG');
@@ -259,6 +281,64 @@ function corsOrigins(env: Env): Config['corsOrigins'] {
   });
 }
 
+/** `CREDIT_PACKS`: `1000:price_…,5000:price_…` (credits : one-time Price id). */
+function creditPacks(env: Env): StripeConfig['packs'] {
+  const raw = optional(env, 'CREDIT_PACKS');
+  if (raw === undefined) {
+    return [];
+  }
+  return raw.split(',').map((entry) => {
+    const match = /^\s*(\d+)\s*:\s*(\S+)\s*$/.exec(entry);
+    if (!match || Number(match[1]) <= 0) {
+      throw new ConfigError(
+        `CREDIT_PACKS must look like "1000:price_…,5000:price_…", got "${entry}" in "${raw}"`,
+      );
+    }
+    return { credits: Number(match[1]), priceId: match[2] };
+  });
+}
+
+function stripeConfig(env: Env): StripeConfig | null {
+  const secretKey = optional(env, 'STRIPE_SECRET_KEY');
+  if (secretKey === undefined) {
+    return null;
+  }
+  const webhookSecret = optional(env, 'STRIPE_WEBHOOK_SECRET');
+  if (webhookSecret === undefined) {
+    throw new ConfigError('STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY');
+  }
+  const required = (name: string): string => {
+    const value = optional(env, name);
+    if (value === undefined) {
+      throw new ConfigError(`${name} must be set with STRIPE_SECRET_KEY (a recurring Price id)`);
+    }
+    return value;
+  };
+  const base = url(env, 'STRIPE_API_BASE', undefined, ['http:', 'https:']);
+  let api: StripeConfig['api'];
+  if (base !== undefined) {
+    const parsed = new URL(base);
+    const protocol = parsed.protocol === 'http:' ? 'http' : 'https';
+    api = {
+      host: parsed.hostname,
+      port: parsed.port === '' ? (protocol === 'http' ? 80 : 443) : Number(parsed.port),
+      protocol,
+    };
+  }
+  return {
+    secretKey,
+    webhookSecret,
+    api,
+    prices: { power: required('STRIPE_PRICE_POWER'), pro: required('STRIPE_PRICE_PRO') },
+    overagePrices: {
+      power: optional(env, 'STRIPE_PRICE_POWER_OVERAGE'),
+      pro: optional(env, 'STRIPE_PRICE_PRO_OVERAGE'),
+    },
+    meterEventName: str(env, 'STRIPE_METER_EVENT_NAME', 'conflux_overage_credits'),
+    packs: creditPacks(env),
+  };
+}
+
 /** The prefix of each provider's variables: `<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`. */
 export const PROVIDER_ENV: Record<ProviderId, string> = {
   openai: 'OPENAI',
@@ -398,6 +478,11 @@ export function loadConfig(env: Env = process.env): Config {
       connections: int(env, 'UPSTREAM_CONNECTIONS', 4096, 1),
       maxInFlight: int(env, 'UPSTREAM_MAX_IN_FLIGHT', 4096, 1),
       maxPerKey: int(env, 'KEY_MAX_CONCURRENT', 20, 1),
+    },
+    stripe: stripeConfig(env),
+    billing: {
+      overageReportIntervalMs: int(env, 'OVERAGE_REPORT_INTERVAL_MS', 300_000, 100),
+      paymentGraceDays: int(env, 'PAYMENT_GRACE_DAYS', 7, 0),
     },
     health: {
       probeIntervalMs,

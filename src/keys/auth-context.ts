@@ -8,6 +8,8 @@ export interface AuthContext {
   plan: Plan;
   role: Role;
   via: 'key' | 'session';
+  /** When the account's subscription payment started failing (ms since the epoch), if it is failing. */
+  pastDueSince?: number | null;
   /** Present when the caller used an API key. */
   key?: { id: string; publicId: string; kind: KeyKind };
 }

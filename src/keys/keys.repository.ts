@@ -6,7 +6,7 @@ import { ApiKey } from './api-key.entity.js';
 
 export interface KeyWithAccount {
   key: ApiKey;
-  account: Pick<Account, 'id' | 'plan' | 'role' | 'status'>;
+  account: Pick<Account, 'id' | 'plan' | 'role' | 'status' | 'pastDueSince'>;
 }
 
 @Injectable()
@@ -35,7 +35,7 @@ export class KeysRepository {
   async findByHash(sha256: string): Promise<KeyWithAccount | null> {
     const rows = (await this.dataSource.query(
       `SELECT k.id, k.public_id, k.account_id, k.kind, k.expires_at, k.revoked_at,
-              a.plan, a.role, a.status
+              a.plan, a.role, a.status, a.past_due_since
          FROM api_keys k JOIN accounts a ON a.id = k.account_id
         WHERE k.sha256 = $1`,
       [sha256],
@@ -49,6 +49,7 @@ export class KeysRepository {
       plan: Account['plan'];
       role: Account['role'];
       status: Account['status'];
+      past_due_since: Date | null;
     }>;
     const row = rows[0];
     if (!row) {
@@ -62,7 +63,16 @@ export class KeysRepository {
       expiresAt: row.expires_at ? new Date(row.expires_at) : null,
       revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
     });
-    return { key, account: { id: row.account_id, plan: row.plan, role: row.role, status: row.status } };
+    return {
+      key,
+      account: {
+        id: row.account_id,
+        plan: row.plan,
+        role: row.role,
+        status: row.status,
+        pastDueSince: row.past_due_since ? new Date(row.past_due_since) : null,
+      },
+    };
   }
 
   /** Revokes the key if it is not revoked yet; returns the key (revoked) or null when it is not the account's. */

@@ -168,6 +168,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
       plan: found.account.plan,
       role: found.account.role,
       via: 'key',
+      pastDueSince: found.account.pastDueSince?.getTime() ?? null,
       key: { id: found.key.id, publicId: found.key.publicId, kind: found.key.kind },
     };
   }

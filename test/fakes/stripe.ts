@@ -760,12 +760,18 @@ export class FakeStripe {
     return { host: '127.0.0.1', port: this.port, protocol: 'http' };
   }
 
-  /** The environment that points the gateway at this fake. */
+  /** The environment that points the gateway at this fake, with the catalogue it seeds by default. */
   get env(): Record<string, string> {
     return {
       STRIPE_API_BASE: this.origin,
       STRIPE_SECRET_KEY: this.apiKey,
       STRIPE_WEBHOOK_SECRET: this.webhookSecret,
+      STRIPE_PRICE_POWER: 'price_power',
+      STRIPE_PRICE_PRO: 'price_pro',
+      STRIPE_PRICE_POWER_OVERAGE: 'price_power_overage',
+      STRIPE_PRICE_PRO_OVERAGE: 'price_pro_overage',
+      STRIPE_METER_EVENT_NAME: 'overage_credits',
+      CREDIT_PACKS: '1000:price_pack_1000,5000:price_pack_5000',
     };
   }
 

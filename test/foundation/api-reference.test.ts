@@ -5,6 +5,7 @@ import { Lifecycle } from '../../src/ops/lifecycle.service.js';
 import { createKey, signup, startApp, type TestApp } from '../support/app.js';
 import { liveAccount, setBalance } from '../support/billing.js';
 import { useGateway } from '../support/gateway.js';
+import { stripeEventPayload } from '../fakes/stripe.js';
 import {
   handlerOf,
   REFERENCE_ROUTES,
@@ -712,6 +713,28 @@ describe('the API reference', () => {
     first.abort();
     await inFlight;
     g.fakes.reset();
+
+    const buyer = await liveAccount(g.t);
+    await check('POST /v1/billing/portal', '/v1/billing/portal', { token: buyer.token, expect: 404 });
+    const checkout = await check('POST /v1/billing/checkout', '/v1/billing/checkout', {
+      body: { plan: 'power' },
+      token: buyer.token,
+      expect: 200,
+    });
+    await check('POST /v1/billing/checkout', '/v1/billing/checkout', {
+      body: { plan: 'gold' },
+      token: buyer.token,
+      expect: 400,
+    });
+    await check('POST /v1/billing/portal', '/v1/billing/portal', { token: buyer.key, expect: 200 });
+    const [expired] = g.fakes.stripe.expireCheckout((JSON.parse(checkout.text) as { id: string }).id);
+    const payload = stripeEventPayload(expired);
+    await check('POST /webhooks/stripe', '/webhooks/stripe', {
+      body: payload,
+      headers: { 'stripe-signature': g.fakes.stripe.sign(payload) },
+      expect: 200,
+    });
+    await check('POST /webhooks/stripe', '/webhooks/stripe', { body: payload, expect: 400 });
 
     // Every route answered a documented success at least once.
     for (const [op, operation] of operations(spec)) {
