@@ -210,12 +210,13 @@ DECLARE
   part record;
   dropped integer := 0;
 BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('conflux_usage_partition'));
   FOR part IN
     SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      WHERE i.inhparent = 'usage_events'::regclass AND c.relname ~ '^usage_events_[0-9]{4}_[0-9]{2}$'
        AND ((to_date(substr(c.relname, 14), 'YYYY_MM') + interval '1 month')::timestamp AT TIME ZONE 'UTC') <= cutoff
   LOOP
-    EXECUTE format('DROP TABLE %I', part.name);
+    EXECUTE format('DROP TABLE IF EXISTS %I', part.name);
     dropped := dropped + 1;
   END LOOP;
   DELETE FROM usage_events_default WHERE created_at < cutoff;

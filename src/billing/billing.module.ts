@@ -14,13 +14,14 @@ import { MeteringService } from './metering.service.js';
 import { InflightRegistry } from './reconciler.js';
 import { SettlementBatcher } from './settlement.batcher.js';
 import { SettlementRepository } from './settlement.repository.js';
+import { UsagePublisherModule } from '../usage/usage.publisher.js';
 
 /**
  * Credits: admission against leases, batched settlement written ahead to a journal, reconciliation of stopped
  * instances, the ledger, billing periods, Idempotency-Key.
  */
 @Module({
-  imports: [KeysModule, LedgerModule, CatalogModule],
+  imports: [KeysModule, LedgerModule, CatalogModule, UsagePublisherModule],
   controllers: [CreditsController],
   providers: [
     BillingRepository,
