@@ -184,7 +184,7 @@ export class UsageGroupListDto {
 const EVENT_EXAMPLE = {
   object: 'usage_event',
   id: 'req_5f0c2a9be4d17c3a86f1e2d0',
-  created_at: '2026-11-30T13:02:11.418000Z',
+  created_at: '2026-11-30T13:02:11.418Z',
   key_id: 'key_3hT9xQ0aZk2mV7pL1sR8wN4c',
   kind: 'live',
   model_requested: 'gpt-6-luna',
@@ -247,7 +247,7 @@ export const USAGE_EXAMPLES = {
   csv:
     'id,created_at,key_id,kind,model_requested,model_served,provider,attempts,stream,status,outcome,http_status,' +
     'error_code,prompt_tokens,completion_tokens,cached_tokens,reasoning_tokens,total_tokens,credits,latency_ms,ttft_ms,' +
-    'estimated\r\nreq_5f0c2a9be4d17c3a86f1e2d0,2026-11-30T13:02:11.418000Z,key_3hT9xQ0aZk2mV7pL1sR8wN4c,live,gpt-6-luna,' +
+    'estimated\r\nreq_5f0c2a9be4d17c3a86f1e2d0,2026-11-30T13:02:11.418Z,key_3hT9xQ0aZk2mV7pL1sR8wN4c,live,gpt-6-luna,' +
     'gpt-6-luna,openai,1,false,ok,completed,200,,12,30,0,0,42,0.00042,812,,false\r\n',
   stream:
     'event: ready\ndata: {"heartbeat_seconds":15}\n\n' +

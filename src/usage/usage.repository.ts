@@ -7,7 +7,10 @@ import type { GroupDimension, UsageFilters } from './usage.query.js';
 /** One usage event as stored (metadata only: there is no content column to read). */
 export interface EventRow {
   id: string;
+  /** `created_at` to the microsecond, where a page ends (the cursor). */
+  position: string;
   request_id: string;
+  /** ISO 8601 with milliseconds, like the rest of the API. */
   created_at: string;
   key_id: string | null;
   test: boolean;
@@ -48,7 +51,8 @@ export interface GroupRow {
 
 /** Statuses that count as answered (a client that left mid-answer was still served); the others are errors. */
 const OK_STATUSES = `('completed', 'aborted')`;
-const UTC_TEXT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const MICROSECONDS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const MILLISECONDS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 class Params {
   readonly values: unknown[] = [];
@@ -115,7 +119,8 @@ export class UsageRepository {
       );
     }
     return (await this.dataSource.query(
-      `SELECT e.id::text AS id, e.request_id, to_char(e.created_at AT TIME ZONE 'UTC', ${UTC_TEXT}) AS created_at,
+      `SELECT e.id::text AS id, to_char(e.created_at AT TIME ZONE 'UTC', ${MICROSECONDS}) AS position, e.request_id,
+              to_char(e.created_at AT TIME ZONE 'UTC', ${MILLISECONDS}) AS created_at,
               k.public_id AS key_id, e.test, e.model_requested, e.model_served, e.provider, e.attempts, e.streamed,
               e.status, e.http_status, e.error_code, e.prompt_tokens, e.completion_tokens, e.cached_tokens,
               e.reasoning_tokens, e.cost_micro::text AS cost_micro, e.latency_ms, e.ttft_ms, e.estimated

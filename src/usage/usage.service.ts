@@ -97,7 +97,7 @@ export class UsageService {
         next_cursor: hasMore
           ? this.cursors.encode(
               {
-                createdAt: last.created_at,
+                createdAt: last.position,
                 id: last.id,
                 from: query.filters.from.getTime(),
                 to: query.filters.to.getTime(),
@@ -127,7 +127,7 @@ export class UsageService {
       if (!last || rows.length < MAX_LIMIT) {
         return;
       }
-      after = { createdAt: last.created_at, id: last.id };
+      after = { createdAt: last.position, id: last.id };
     }
   }
 }

@@ -54,7 +54,7 @@ export function isOk(status: string): boolean {
 }
 
 /** The stored event (a row, or a settlement's record with the key's public id) as the API shows it. */
-export function eventView(row: Omit<EventRow, 'id'>): UsageEventView {
+export function eventView(row: Omit<EventRow, 'id' | 'position'>): UsageEventView {
   return {
     object: 'usage_event',
     id: row.request_id,

@@ -75,3 +75,82 @@ export function accountOf(session: string): string {
   };
   return payload.sub;
 }
+
+export interface SseEvent {
+  event: string;
+  data: any;
+}
+
+/** An open `GET /v1/usage/stream`: its answer, and its events read one at a time. */
+export interface UsageStream {
+  status: number;
+  headers: Headers;
+  /** The next event, or null when the stream ended; fails after `ms`. */
+  next(ms?: number): Promise<SseEvent | null>;
+  /** The next event named `event`, skipping others (heartbeats, …). */
+  nextOf(event: string, ms?: number): Promise<SseEvent>;
+  close(): void;
+}
+
+export async function openStream(url: string, token: string): Promise<UsageStream> {
+  const controller = new AbortController();
+  const res = await fetch(`${url}/v1/usage/stream`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: controller.signal,
+  });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let ended = false;
+  const next = async (ms = 5_000): Promise<SseEvent | null> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(frame)?.[1] ?? 'message';
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        return { event, data: data === undefined ? null : JSON.parse(data) };
+      }
+      if (ended) {
+        return null;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error('timed out waiting for a stream event');
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const chunk = await Promise.race([
+        reader.read(),
+        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
+      ]).finally(() => clearTimeout(timer));
+      if (chunk === 'timeout') {
+        throw new Error('timed out waiting for a stream event');
+      }
+      if (chunk.done) {
+        ended = true;
+      } else {
+        buffer += decoder.decode(chunk.value, { stream: true });
+      }
+    }
+  };
+  return {
+    status: res.status,
+    headers: res.headers,
+    next,
+    async nextOf(event: string, ms = 5_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const got = await next(Math.max(1, deadline - Date.now()));
+        if (got === null) {
+          throw new Error(`the stream ended before a ${event} event`);
+        }
+        if (got.event === event) {
+          return got;
+        }
+      }
+    },
+    close: () => controller.abort(),
+  };
+}

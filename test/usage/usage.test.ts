@@ -107,7 +107,7 @@ describe('GET /v1/usage', () => {
     expect(res.body.data[0]).toEqual({
       object: 'usage_event',
       id: expect.stringMatching(/^req_seed_/),
-      created_at: '2026-10-03T23:51:30.000000Z',
+      created_at: '2026-10-03T23:51:30.000Z',
       key_id: live.public_id,
       kind: 'live',
       model_requested: 'gpt-6-luna',
