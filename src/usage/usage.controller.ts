@@ -3,7 +3,6 @@ import {
   ApiBearerAuth,
   ApiExtraModels,
   ApiOperation,
-  ApiProduces,
   ApiResponse,
   ApiTags,
   getSchemaPath,
@@ -14,7 +13,15 @@ import { ACCOUNT_ERRORS, API_KEY_AUTH, ApiErrors, SERVER_ERRORS, SESSION_AUTH } 
 import { Auth, type AuthContext } from '../keys/auth-context.js';
 import { AccountAuthGuard } from '../keys/guards.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
-import { UsageEventListDto, UsageGroupListDto, UsageQueryDto, USAGE_EXAMPLES } from './usage.dto.js';
+import {
+  UsageEventDto,
+  UsageEventListDto,
+  UsageGroupListDto,
+  UsageQueryDto,
+  UsageStreamHeartbeatDto,
+  UsageStreamReadyDto,
+  USAGE_EXAMPLES,
+} from './usage.dto.js';
 import { UsageFeed } from './usage.feed.js';
 import { UsageService, type UsageEventList, type UsageGroupList } from './usage.service.js';
 
@@ -36,7 +43,6 @@ export class UsageController {
       "Only the caller's own account, whatever ids are passed. Never prompt or completion content: metadata only.",
   })
   @ApiExtraModels(UsageEventListDto, UsageGroupListDto)
-  @ApiProduces('application/json', 'text/csv')
   @ApiResponse({
     status: 200,
     content: {
@@ -98,10 +104,22 @@ export class UsageController {
       'key it was opened with is revoked. A client that does not read is dropped; an account may hold a few ' +
       'streams at once per instance (`USAGE_STREAMS_PER_ACCOUNT`, 10), more get 429.',
   })
-  @ApiProduces('text/event-stream')
+  @ApiExtraModels(UsageEventDto, UsageStreamReadyDto, UsageStreamHeartbeatDto)
   @ApiResponse({
     status: 200,
-    content: { 'text/event-stream': { schema: { type: 'string' }, example: USAGE_EXAMPLES.stream } },
+    description: "An SSE stream; each event's `data` is one of these (an `error` event: the error envelope).",
+    content: {
+      'text/event-stream': {
+        schema: {
+          oneOf: [
+            { $ref: getSchemaPath(UsageEventDto) },
+            { $ref: getSchemaPath(UsageStreamReadyDto) },
+            { $ref: getSchemaPath(UsageStreamHeartbeatDto) },
+          ],
+        },
+        example: USAGE_EXAMPLES.stream,
+      },
+    },
   })
   @ApiErrors(
     {

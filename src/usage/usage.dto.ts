@@ -181,6 +181,19 @@ export class UsageGroupListDto {
   @ApiProperty({ type: [UsageGroupDto] }) data!: UsageGroupDto[];
 }
 
+export class UsageStreamReadyDto {
+  @ApiProperty({
+    description: 'The `ready` event: the stream listens. Seconds between heartbeats.',
+    example: 15,
+  })
+  heartbeat_seconds!: number;
+}
+
+export class UsageStreamHeartbeatDto {
+  @ApiProperty({ format: 'date-time', description: 'The `heartbeat` event, after 15 s without another.' })
+  time!: string;
+}
+
 const EVENT_EXAMPLE = {
   object: 'usage_event',
   id: 'req_5f0c2a9be4d17c3a86f1e2d0',
