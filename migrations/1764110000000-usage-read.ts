@@ -149,14 +149,14 @@ export class UsageRead1764110000000 implements MigrationInterface {
 }
 
 /**
- * Latency histograms: 64 buckets, bucket 0 for under 1 ms, bucket b (1..63) for [2^((b-1)/4), 2^(b/4)) ms, the
- * last one open-ended (from about 50 minutes). Each bucket is about 19 % wide, so a percentile read from them is
+ * Latency histograms: 96 buckets, bucket 0 for under 1 ms, bucket b (1..95) for [2^((b-1)/4), 2^(b/4)) ms (the
+ * last one open-ended, from about 3 hours). Each bucket is about 19 % wide, so a percentile read from them is
  * its bucket's upper bound: at most 19 % above the exact value. `src/usage/latency.ts` reads them.
  */
 const HISTOGRAM_FUNCTIONS = `
 CREATE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT CASE WHEN ms < 1 THEN 0 ELSE least(63, floor(4 * log(2, ms::numeric))::integer + 1) END
+  SELECT CASE WHEN ms < 1 THEN 0 ELSE least(95, floor(4 * log(2, ms::numeric))::integer + 1) END
 $fn$;
 
 CREATE FUNCTION conflux_latency_hist_add(a integer[], b integer[]) RETURNS integer[]
@@ -169,7 +169,7 @@ $fn$;
 CREATE FUNCTION conflux_latency_hist_of(latencies integer[]) RETURNS integer[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT array_agg(coalesce(c.n, 0) ORDER BY b.i)
-    FROM generate_series(0, 63) AS b(i)
+    FROM generate_series(0, 95) AS b(i)
     LEFT JOIN (SELECT conflux_latency_bucket(l) AS i, count(*)::integer AS n FROM unnest(latencies) AS l GROUP BY 1) c
       ON c.i = b.i
 $fn$`;

@@ -1,9 +1,9 @@
 /**
- * Reads the latency histograms of `usage_rollups` (see migration 1764110000000-usage-read): 64 buckets, bucket 0
+ * Reads the latency histograms of `usage_rollups` (see migration 1764110000000-usage-read): 96 buckets, bucket 0
  * under 1 ms, bucket b for [2^((b-1)/4), 2^(b/4)) ms. A percentile is the upper bound of the bucket it falls in,
  * at most 19 % above the exact value (the price of answering from hourly rollups).
  */
-export const LATENCY_BUCKETS = 64;
+export const LATENCY_BUCKETS = 96;
 
 export function bucketUpperMs(bucket: number): number {
   return bucket === 0 ? 1 : Math.ceil(2 ** (bucket / 4));

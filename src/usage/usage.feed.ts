@@ -9,6 +9,8 @@ import type { FastifyReply } from 'fastify';
 import type { AuthContext } from '../keys/auth-context.js';
 import { hashKey } from '../keys/key-format.js';
 import { KeysService } from '../keys/keys.service.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import { Counter, Gauge } from 'prom-client';
 import { RedisService } from '../redis/redis.service.js';
 import { USAGE_CHANNEL, type UsageMessage } from './usage.publisher.js';
 import { UsageRepository } from './usage.repository.js';
@@ -46,6 +48,7 @@ export class UsageFeed implements OnModuleInit, OnModuleDestroy {
   private delivering: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  private readonly closed: Counter<'reason'>;
 
   constructor(
     private readonly redis: RedisService,
@@ -53,7 +56,25 @@ export class UsageFeed implements OnModuleInit, OnModuleDestroy {
     private readonly usage: UsageRepository,
     private readonly clock: Clock,
     @Inject(CONFIG) private readonly config: Config,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- read by the gauge's collect()
+    const feed = this;
+    new Gauge({
+      name: 'conflux_usage_streams',
+      help: 'Usage streams open on this instance',
+      registers: [metrics.registry],
+      collect() {
+        this.set(feed.streams);
+      },
+    });
+    this.closed = new Counter({
+      name: 'conflux_usage_streams_closed_total',
+      help: 'Usage streams the gateway closed, by reason (slow_client, key_revoked)',
+      labelNames: ['reason'] as const,
+      registers: [metrics.registry],
+    });
+  }
 
   async onModuleInit(): Promise<void> {
     await this.redis.subscribe(USAGE_CHANNEL, (message) => {
@@ -174,6 +195,7 @@ export class UsageFeed implements OnModuleInit, OnModuleDestroy {
     for (const set of this.listeners.values()) {
       for (const listener of set) {
         if (listener.keySha256 === sha256) {
+          this.closed.inc({ reason: 'key_revoked' });
           this.drop(listener, { name: 'error', payload: error });
         }
       }
@@ -230,6 +252,7 @@ export class UsageFeed implements OnModuleInit, OnModuleDestroy {
     }
     if (listener.writer.bufferedBytes > this.config.usage.streamBufferBytes) {
       this.logger.warn('a usage stream was dropped: its client does not read fast enough');
+      this.closed.inc({ reason: 'slow_client' });
       this.drop(listener);
       return;
     }

@@ -163,6 +163,9 @@ describe('GET /v1/usage/stream', () => {
     }
     expect(feed.streams).toBe(0);
     socket.destroy();
+    const metrics = await (await fetch(`${g.t.url}/metrics`)).text();
+    expect(metrics).toContain('conflux_usage_streams_closed_total{reason="slow_client"} 1');
+    expect(metrics).toMatch(/conflux_usage_streams_closed_total\{reason="key_revoked"\} 2/);
   });
 });
 
