@@ -20,8 +20,7 @@ export class UsageRead1764110000000 implements MigrationInterface {
   name = 'UsageRead1764110000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(HISTOGRAM_FUNCTIONS);
-    await q.query(HISTOGRAM_AGGREGATE);
+    await q.query(BUCKET_FUNCTION);
     await q.query(`
       CREATE TABLE usage_events_partitioned (
         id bigint NOT NULL,
@@ -85,7 +84,7 @@ export class UsageRead1764110000000 implements MigrationInterface {
         completion_tokens bigint NOT NULL,
         cached_tokens bigint NOT NULL,
         cost_micro bigint NOT NULL,
-        latency_hist integer[] NOT NULL,
+        ${L.map((l) => `${l} integer NOT NULL DEFAULT 0`).join(', ')},
         PRIMARY KEY (account_id, hour, key_id, model, provider, test, ok)
       )`);
     await q.query(`
@@ -93,12 +92,12 @@ export class UsageRead1764110000000 implements MigrationInterface {
         autovacuum_vacuum_threshold = 500, autovacuum_analyze_scale_factor = 0.05)`);
     await q.query(`
       INSERT INTO usage_rollups (account_id, hour, key_id, model, provider, test, ok, requests, prompt_tokens,
-          completion_tokens, cached_tokens, cost_micro, latency_hist)
+          completion_tokens, cached_tokens, cost_micro, ${L.join(', ')})
       SELECT account_id, date_trunc('hour', created_at, 'UTC'), key_id, coalesce(model_served, model_requested),
              coalesce(provider, ''), test, status IN ('completed', 'aborted'), count(*), sum(prompt_tokens),
-             sum(completion_tokens), sum(cached_tokens), sum(cost_micro),
-             conflux_latency_hist_of(array_agg(latency_ms))
-        FROM usage_events WHERE key_id IS NOT NULL
+             sum(completion_tokens), sum(cached_tokens), sum(cost_micro), ${bucketCounts('lb.b')}
+        FROM usage_events CROSS JOIN LATERAL (SELECT conflux_latency_bucket(latency_ms) AS b) lb
+       WHERE key_id IS NOT NULL
        GROUP BY 1, 2, 3, 4, 5, 6, 7`);
     await q.query(settleFunction('CREATE OR REPLACE'));
   }
@@ -141,41 +140,29 @@ export class UsageRead1764110000000 implements MigrationInterface {
     await q.query(`ALTER TABLE usage_events_plain RENAME TO usage_events`);
     await q.query(`ALTER SEQUENCE usage_events_id_seq OWNED BY usage_events.id`);
     await q.query(`CREATE INDEX usage_events_account_idx ON usage_events (account_id, created_at)`);
-    await q.query(`DROP AGGREGATE conflux_latency_hist_sum(integer[])`);
-    await q.query(`DROP FUNCTION conflux_latency_hist_of(integer[])`);
-    await q.query(`DROP FUNCTION conflux_latency_hist_add(integer[], integer[])`);
     await q.query(`DROP FUNCTION conflux_latency_bucket(integer)`);
   }
 }
 
 /**
- * Latency histograms: 96 buckets, bucket 0 for under 1 ms, bucket b (1..95) for [2^((b-1)/4), 2^(b/4)) ms (the
- * last one open-ended, from about 3 hours). Each bucket is about 19 % wide, so a percentile read from them is
- * its bucket's upper bound: at most 19 % above the exact value. `src/usage/latency.ts` reads them.
+ * Latency histograms, one integer column per bucket (`l00`…`l63`) so that merging them is plain `sum()`s: bucket 0
+ * for under 1 ms, bucket b (1..63) for [2^((b-1)/3), 2^(b/3)) ms (the last one open-ended, from about 27
+ * minutes). Each bucket is about 26 % wide, so a percentile read from them is its bucket's upper bound: at most
+ * 26 % above the exact value. `src/usage/latency.ts` reads them.
  */
-const HISTOGRAM_FUNCTIONS = `
+const LATENCY_BUCKETS = 64;
+const L = Array.from({ length: LATENCY_BUCKETS }, (_, b) => `l${String(b).padStart(2, '0')}`);
+
+const BUCKET_FUNCTION = `
 CREATE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT CASE WHEN ms < 1 THEN 0 ELSE least(95, floor(4 * log(2, ms::numeric))::integer + 1) END
-$fn$;
-
-CREATE FUNCTION conflux_latency_hist_add(a integer[], b integer[]) RETURNS integer[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE
-    (SELECT array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i))
-  END
-$fn$;
-
-CREATE FUNCTION conflux_latency_hist_of(latencies integer[]) RETURNS integer[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT array_agg(coalesce(c.n, 0) ORDER BY b.i)
-    FROM generate_series(0, 95) AS b(i)
-    LEFT JOIN (SELECT conflux_latency_bucket(l) AS i, count(*)::integer AS n FROM unnest(latencies) AS l GROUP BY 1) c
-      ON c.i = b.i
+  SELECT CASE WHEN ms < 1 THEN 0 ELSE least(${LATENCY_BUCKETS - 1}, floor(3 * log(2, ms::numeric))::integer + 1) END
 $fn$`;
 
-const HISTOGRAM_AGGREGATE = `
-CREATE AGGREGATE conflux_latency_hist_sum(integer[]) (SFUNC = conflux_latency_hist_add, STYPE = integer[])`;
+/** The bucket counts of a group of events (`bucket` names their bucket, computed once per event). */
+function bucketCounts(bucket: string): string {
+  return L.map((_, b) => `count(*) FILTER (WHERE ${bucket} = ${b})`).join(', ');
+}
 
 /**
  * Creates the partition of `usage_events` for the month starting at `month` (a first of the month, UTC) unless
@@ -319,14 +306,14 @@ $fn$`;
 /** The rollups of the batch's fresh events, grouped first: one upsert touches each rollup row once. */
 const ROLLUP_UPSERT = `
   INSERT INTO usage_rollups AS u (account_id, hour, key_id, model, provider, test, ok, requests, prompt_tokens,
-      completion_tokens, cached_tokens, cost_micro, latency_hist)
+      completion_tokens, cached_tokens, cost_micro, ${L.join(', ')})
   SELECT r.account_id, date_trunc('hour', r.created_at, 'UTC'), r.key_id, coalesce(r.model_served, r.model_requested),
          coalesce(r.provider, ''), r.test, r.status IN ('completed', 'aborted'), count(*), sum(r.prompt_tokens),
-         sum(r.completion_tokens), sum(r.cached_tokens), sum(r.cost_micro),
-         conflux_latency_hist_of(array_agg(r.latency_ms))
+         sum(r.completion_tokens), sum(r.cached_tokens), sum(r.cost_micro), ${bucketCounts('lb.b')}
     FROM jsonb_to_recordset(batch) AS r(request_id text, account_id uuid, key_id uuid, model_requested text,
          model_served text, provider text, test boolean, status text, prompt_tokens integer, completion_tokens integer,
          cached_tokens integer, cost_micro bigint, latency_ms integer, created_at timestamptz)
+   CROSS JOIN LATERAL (SELECT conflux_latency_bucket(r.latency_ms) AS b) lb
    WHERE r.request_id = ANY (fresh) AND r.key_id IS NOT NULL
    GROUP BY 1, 2, 3, 4, 5, 6, 7
   ON CONFLICT (account_id, hour, key_id, model, provider, test, ok) DO UPDATE SET
@@ -335,7 +322,7 @@ const ROLLUP_UPSERT = `
     completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens,
     cached_tokens = u.cached_tokens + EXCLUDED.cached_tokens,
     cost_micro = u.cost_micro + EXCLUDED.cost_micro,
-    latency_hist = conflux_latency_hist_add(u.latency_hist, EXCLUDED.latency_hist);
+    ${L.map((l) => `${l} = u.${l} + EXCLUDED.${l}`).join(',\n    ')};
 `;
 
 const PREVIOUS_SETTLE_FUNCTION = settleFunction('CREATE', false);

@@ -162,7 +162,7 @@ export class UsageGroupDto {
     type: Number,
     nullable: true,
     description:
-      'Median latency in ms, from a histogram: the upper bound of its bucket (at most 19 % above the exact value).',
+      'Median latency in ms, from a histogram: the upper bound of its bucket (at most 26 % above the exact value).',
   })
   latency_p50_ms!: number | null;
   @ApiProperty({

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { CursorPosition } from './cursor.js';
+import { LATENCY_COLUMNS } from './latency.js';
 import type { GroupDimension, UsageFilters } from './usage.query.js';
 
 /** One usage event as stored (metadata only: there is no content column to read). */
@@ -45,8 +46,8 @@ export interface GroupRow {
   completion_tokens: string;
   cached_tokens: string;
   cost_micro: string;
-  /** The merged latency histogram, comma-separated counts. */
-  hist: string;
+  /** The merged latency histogram, one count per bucket. */
+  hist: number[];
 }
 
 /** Statuses that count as answered (a client that left mid-answer was still served); the others are errors. */
@@ -182,20 +183,20 @@ export class UsageRepository {
       `WITH s AS (
          SELECT r.hour AS t, r.key_id, r.model, r.provider, r.requests,
                 CASE WHEN r.ok THEN 0 ELSE r.requests END AS errors, r.prompt_tokens, r.completion_tokens,
-                r.cached_tokens, r.cost_micro, r.latency_hist AS hist
+                r.cached_tokens, r.cost_micro, ${LATENCY_COLUMNS.map((l) => `r.${l}`).join(', ')}
            FROM usage_rollups r WHERE ${rollupWhere.join(' AND ')}
          UNION ALL
          SELECT date_trunc('hour', e.created_at, 'UTC'), e.key_id, coalesce(e.model_served, e.model_requested),
                 coalesce(e.provider, ''), count(*)::int, (count(*) FILTER (WHERE e.status NOT IN ${OK_STATUSES}))::int,
                 sum(e.prompt_tokens), sum(e.completion_tokens), sum(e.cached_tokens), sum(e.cost_micro),
-                conflux_latency_hist_of(array_agg(e.latency_ms))
-           FROM usage_events e WHERE ${rawWhere.join(' AND ')}
+                ${LATENCY_COLUMNS.map((_, b) => `(count(*) FILTER (WHERE lb.b = ${b}))::int`).join(', ')}
+           FROM usage_events e CROSS JOIN LATERAL (SELECT conflux_latency_bucket(e.latency_ms) AS b) lb WHERE ${rawWhere.join(' AND ')}
           GROUP BY 1, 2, 3, 4),
        g AS (
          SELECT ${columns.join(', ')}, sum(s.requests)::int AS requests, sum(s.errors)::int AS errors,
                 sum(s.prompt_tokens)::text AS prompt_tokens, sum(s.completion_tokens)::text AS completion_tokens,
                 sum(s.cached_tokens)::text AS cached_tokens, sum(s.cost_micro)::text AS cost_micro,
-                array_to_string(conflux_latency_hist_sum(s.hist), ',') AS hist
+                ${LATENCY_COLUMNS.map((l) => `sum(s.${l})::int AS ${l}`).join(', ')}
            FROM s GROUP BY ${keys.join(', ')})
        SELECT g.*${groupBy.includes('key') ? ', k.public_id AS key_public_id' : ''}
          FROM g ${groupBy.includes('key') ? 'LEFT JOIN api_keys k ON k.id = g.g_key' : ''}
@@ -210,7 +211,7 @@ export class UsageRepository {
         completion_tokens: row.completion_tokens as string,
         cached_tokens: row.cached_tokens as string,
         cost_micro: row.cost_micro as string,
-        hist: row.hist as string,
+        hist: LATENCY_COLUMNS.map((l) => row[l] as number),
       };
       for (const d of groupBy) {
         if (d === 'key') {

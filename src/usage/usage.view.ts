@@ -83,7 +83,7 @@ export function eventView(row: Omit<EventRow, 'id' | 'position'>): UsageEventVie
 }
 
 export function groupView(row: GroupRow, groupBy: readonly GroupDimension[]): UsageGroupView {
-  const histogram = row.hist ? row.hist.split(',').map(Number) : [];
+  const histogram = row.hist;
   const view: Partial<UsageGroupView> = {};
   for (const d of groupBy) {
     switch (d) {

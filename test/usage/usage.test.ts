@@ -227,14 +227,14 @@ describe('GET /v1/usage', () => {
         latency_p95_ms: expect.any(Number),
       },
     ]);
-    // latencies of day 1: 50, 100, 200, 300, 400: the median is 200, the 95th percentile 400 (each at most 19 % over)
+    // latencies of day 1: 50, 100, 200, 300, 400: the median is 200, the 95th percentile 400 (each at most 26 % over)
     const [d1, d2] = days.data;
     expect(d1.latency_p50_ms).toBeGreaterThanOrEqual(200);
-    expect(d1.latency_p50_ms).toBeLessThanOrEqual(238);
+    expect(d1.latency_p50_ms).toBeLessThanOrEqual(252);
     expect(d1.latency_p95_ms).toBeGreaterThanOrEqual(400);
-    expect(d1.latency_p95_ms).toBeLessThanOrEqual(476);
+    expect(d1.latency_p95_ms).toBeLessThanOrEqual(504);
     expect(d2.latency_p50_ms).toBeGreaterThanOrEqual(1000);
-    expect(d2.latency_p50_ms).toBeLessThanOrEqual(1190);
+    expect(d2.latency_p50_ms).toBeLessThanOrEqual(1260);
 
     const models = await get('model');
     expect(
