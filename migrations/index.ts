@@ -4,6 +4,7 @@ import { Health1764080000000 } from './1764080000000-health.js';
 import { LedgerGuard1764090000000 } from './1764090000000-ledger-guard.js';
 import { CreditLeases1764100000000 } from './1764100000000-credit-leases.js';
 import { StripeBilling1764110000000 } from './1764110000000-stripe-billing.js';
+import { UsageRead1764120000000 } from './1764120000000-usage-read.js';
 
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   LedgerGuard1764090000000,
   CreditLeases1764100000000,
   StripeBilling1764110000000,
+  UsageRead1764120000000,
 ];

@@ -19,6 +19,7 @@ import { OpsModule } from './ops/ops.module.js';
 import { keyLimit } from './rate-limit/rate-limit.guard.js';
 import { MemoryWindowStorage, RedisWindowStorage } from './rate-limit/window-storage.js';
 import { RedisService } from './redis/redis.service.js';
+import { UsageModule } from './usage/usage.module.js';
 
 @Global()
 @Module({})
@@ -96,6 +97,7 @@ export class AppModule {
         CatalogModule,
         BillingModule,
         ChatModule,
+        UsageModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: OpenAiExceptionFilter }],
     };

@@ -20,13 +20,14 @@ import { OverageReporter } from './stripe/overage.reporter.js';
 import { StripeBillingService } from './stripe/stripe-billing.service.js';
 import { StripeApi } from './stripe/stripe.api.js';
 import { SubscriptionsRepository } from './stripe/subscriptions.repository.js';
+import { UsagePublisherModule } from '../usage/usage.publisher.js';
 
 /**
  * Credits: admission against leases, batched settlement written ahead to a journal, reconciliation of stopped
  * instances, the ledger, billing periods, Idempotency-Key; Stripe (checkout, portal, webhooks, overage meter events).
  */
 @Module({
-  imports: [KeysModule, LedgerModule, CatalogModule],
+  imports: [KeysModule, LedgerModule, CatalogModule, UsagePublisherModule],
   controllers: [CreditsController, BillingController, StripeWebhookController],
   providers: [
     BillingRepository,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { UsagePublisher, type UsageMessage } from '../usage/usage.publisher.js';
 import type { UsageRecord } from './metering.types.js';
 
 /** One request's settlement, as the batch writes it. */
@@ -15,10 +16,17 @@ export interface SettlementRow {
   releaseMicro: bigint;
 }
 
-/** Writes settlement batches: one call of `conflux_settle` (see its migration) per batch. */
+/**
+ * Writes settlement batches: one call of `conflux_settle` (see its migration) per batch. Every usage event is
+ * written here (batches and the reconciler alike), so this is where committed events are announced to the usage
+ * stream.
+ */
 @Injectable()
 export class SettlementRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly publisher: UsagePublisher,
+  ) {}
 
   /** Writes the batch in one transaction; returns the balance after it of every live account in it. */
   async write(rows: readonly SettlementRow[]): Promise<Map<string, bigint>> {
@@ -53,6 +61,14 @@ export class SettlementRepository {
       `SELECT account_id, balance_micro::text AS balance FROM conflux_settle($1::jsonb)`,
       [JSON.stringify(batch)],
     )) as Array<{ account_id: string; balance: string }>;
+    this.publisher.landed(
+      batch.map(
+        ({ key_id, charge_micro: _c, lease_id: _l, release_micro: _r, price_version: _p, ...event }) => ({
+          ...event,
+          key: key_id,
+        }),
+      ) satisfies UsageMessage[],
+    );
     return new Map(result.map((row) => [row.account_id, BigInt(row.balance)]));
   }
 }

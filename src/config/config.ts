@@ -69,6 +69,16 @@ export interface Config {
     adminEmail: string | undefined;
     adminPassword: string | undefined;
   };
+  usage: {
+    /** Raw usage events are kept this many days (then dropped a month's partition at a time); rollups are kept. */
+    retentionDays: number;
+    /** A usage stream gets a heartbeat event after this long without another. */
+    heartbeatMs: number;
+    /** Usage streams one account may hold open on one instance. */
+    maxStreamsPerAccount: number;
+    /** Bytes a usage stream's client may leave unread before it is dropped. */
+    streamBufferBytes: number;
+  };
   keys: {
     /** How long a key lookup is cached in memory. Without Redis it is capped at 1 s so revocations converge. */
     cacheTtlMs: number;
@@ -457,6 +467,12 @@ export function loadConfig(env: Env = process.env): Config {
       sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 3600, 60),
       adminEmail: adminEmail?.toLowerCase(),
       adminPassword,
+    },
+    usage: {
+      retentionDays: int(env, 'USAGE_RETENTION_DAYS', 400, 1),
+      heartbeatMs: int(env, 'USAGE_STREAM_HEARTBEAT_MS', 15_000, 100),
+      maxStreamsPerAccount: int(env, 'USAGE_STREAMS_PER_ACCOUNT', 10, 1),
+      streamBufferBytes: int(env, 'USAGE_STREAM_BUFFER_BYTES', 1024 * 1024, 1024),
     },
     keys: {
       cacheTtlMs: redisUrl ? cacheTtl : Math.min(cacheTtl, 1000),

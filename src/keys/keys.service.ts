@@ -46,6 +46,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(KeysService.name);
   private readonly cache = new Map<string, CacheEntry>();
   private readonly touched = new Set<string>();
+  private readonly revokedListeners: Array<(sha256: string) => void> = [];
   private flushTimer?: NodeJS.Timeout;
 
   constructor(
@@ -56,7 +57,12 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.redis.subscribe(REVOKED_CHANNEL, (sha256) => this.cache.delete(sha256));
+    await this.redis.subscribe(REVOKED_CHANNEL, (sha256) => {
+      this.cache.delete(sha256);
+      for (const listener of this.revokedListeners) {
+        listener(sha256);
+      }
+    });
     // Broadcasts sent while Redis was away were lost: what was cached before is looked up again.
     this.redis.onAvailability(() => this.cache.clear());
     await this.redis.subscribe(ACCOUNT_CHANNEL, (accountId) => this.forgetAccount(accountId));
@@ -104,6 +110,26 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     this.cache.delete(key.sha256);
     await this.redis.publish(REVOKED_CHANNEL, key.sha256);
     return this.toView(key);
+  }
+
+  /** Called with a key's SHA-256 when it is revoked on any instance (while Redis is down: on this one). */
+  onRevoked(listener: (sha256: string) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  /**
+   * Whether the key with this SHA-256 still authenticates (not revoked, not expired, its account active): for
+   * long-lived connections, checked again from time to time since a broadcast may have been lost.
+   */
+  async stillValid(sha256: string): Promise<boolean> {
+    const found = await this.keys.findByHash(sha256);
+    const now = this.clock.now();
+    return (
+      found !== null &&
+      !found.key.revokedAt &&
+      !(found.key.expiresAt && found.key.expiresAt.getTime() <= now) &&
+      found.account.status === 'active'
+    );
   }
 
   /** Drops every cached key of an account on every instance (after suspension, plan change, deletion). */

@@ -671,6 +671,38 @@ describe('the API reference', () => {
     await check('GET /v1/credits', '/v1/credits', { token: poor.token, expect: 200 });
     await check('GET /v1/credits', '/v1/credits', { token: g.testKey, expect: 403 });
 
+    await check('GET /v1/usage', '/v1/usage', { token: g.session, expect: 200 });
+    await check('GET /v1/usage', '/v1/usage?group_by=day,model', { token: g.liveKey, expect: 200 });
+    await check('GET /v1/usage', '/v1/usage?group_by=key&format=csv', { token: g.session, expect: 200 });
+    await check('GET /v1/usage', '/v1/usage?format=csv', { token: g.session, expect: 200 });
+    await check('GET /v1/usage', '/v1/usage?group_by=week', { token: g.session, expect: 400 });
+    await check('GET /v1/usage', '/v1/usage', { token: g.testKey, expect: 403 });
+    await check('GET /v1/usage', '/v1/usage', { expect: 401 });
+    await check('GET /v1/usage/stream', '/v1/usage/stream', { token: g.testKey, expect: 403 });
+    // A stream whose key is revoked while it listens ends: its whole text is checked (ready, usage, error).
+    const listener = await createKey(g.t, g.session, 'live');
+    const stream = await fetch(`${g.t.url}/v1/usage/stream`, {
+      headers: { authorization: `Bearer ${listener.key}` },
+    });
+    const reader = stream.body!.getReader();
+    let text = '';
+    const readUntil = async (marker: string) => {
+      while (!text.includes(marker)) {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          break;
+        }
+        text += new TextDecoder().decode(chunk.value);
+      }
+    };
+    await readUntil('event: ready');
+    await send(g.t, chat, '/v1/chat/completions', { body: hello, token: listener.key });
+    await readUntil('event: usage');
+    await send(g.t, 'DELETE /v1/keys/{id}', `/v1/keys/${listener.id}`, { token: g.session });
+    await readUntil('event: error');
+    await readUntil('\u0000'); // to the end
+    await expectDocumented('GET /v1/usage/stream', { status: stream.status, headers: stream.headers, text });
+
     for (const fake of [g.fakes.openai, g.fakes.anthropic]) {
       fake.addFault({ kind: 'status', status: 401 }, { times: Infinity });
     }

@@ -1,0 +1,250 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type { CursorPosition } from './cursor.js';
+import { LATENCY_COLUMNS } from './latency.js';
+import type { GroupDimension, UsageFilters } from './usage.query.js';
+
+/** One usage event as stored (metadata only: there is no content column to read). */
+export interface EventRow {
+  id: string;
+  /** `created_at` to the microsecond, where a page ends (the cursor). */
+  position: string;
+  request_id: string;
+  /** ISO 8601 with milliseconds, like the rest of the API. */
+  created_at: string;
+  key_id: string | null;
+  test: boolean;
+  model_requested: string;
+  model_served: string | null;
+  provider: string | null;
+  attempts: number;
+  streamed: boolean;
+  status: string;
+  http_status: number;
+  error_code: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  cost_micro: string;
+  latency_ms: number;
+  ttft_ms: number | null;
+  estimated: boolean;
+}
+
+/** One group of a grouped read: its dimensions (those asked for) and its sums. */
+export interface GroupRow {
+  hour?: string;
+  day?: string;
+  model?: string;
+  key_id?: string | null;
+  provider?: string;
+  requests: number;
+  errors: number;
+  prompt_tokens: string;
+  completion_tokens: string;
+  cached_tokens: string;
+  cost_micro: string;
+  /** The merged latency histogram, one count per bucket. */
+  hist: number[];
+}
+
+/** Statuses that count as answered (a client that left mid-answer was still served); the others are errors. */
+const OK_STATUSES = `('completed', 'aborted')`;
+const MICROSECONDS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const MILLISECONDS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** Reads of `usage_events` and `usage_rollups`, always inside one account. */
+@Injectable()
+export class UsageRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async period(accountId: string): Promise<{ start: Date; end: Date } | null> {
+    const rows = (await this.dataSource.query(`SELECT period_start, period_end FROM accounts WHERE id = $1`, [
+      accountId,
+    ])) as Array<{ period_start: Date | string; period_end: Date | string }>;
+    return rows[0] ? { start: new Date(rows[0].period_start), end: new Date(rows[0].period_end) } : null;
+  }
+
+  /** Public ids of keys by their internal ids (for the usage stream). */
+  async publicKeyIds(ids: string[]): Promise<Map<string, string>> {
+    const rows = (await this.dataSource.query(
+      `SELECT id, public_id FROM api_keys WHERE id = ANY($1::uuid[])`,
+      [ids],
+    )) as Array<{ id: string; public_id: string }>;
+    return new Map(rows.map((r) => [r.id, r.public_id]));
+  }
+
+  /** Creates the monthly partition of `usage_events` starting at `month` unless it exists; true if it did. */
+  async ensurePartition(month: Date): Promise<boolean> {
+    const rows = (await this.dataSource.query(`SELECT conflux_usage_partition($1::date) AS created`, [
+      month.toISOString().slice(0, 10),
+    ])) as Array<{ created: boolean }>;
+    return rows[0].created;
+  }
+
+  /** Drops the raw events before `cutoff`, a month's partition at a time; returns the partitions dropped. */
+  async dropBefore(cutoff: Date): Promise<number> {
+    const rows = (await this.dataSource.query(`SELECT conflux_usage_drop_before($1) AS dropped`, [
+      cutoff,
+    ])) as Array<{ dropped: number }>;
+    return rows[0].dropped;
+  }
+
+  /** A page of events, newest first, after `after` (exclusive) when given. */
+  async events(
+    accountId: string,
+    filters: UsageFilters,
+    after: CursorPosition | null,
+    limit: number,
+  ): Promise<EventRow[]> {
+    const p = new Params();
+    const where = [
+      `e.account_id = ${p.add(accountId)}`,
+      `e.created_at >= ${p.add(filters.from)}`,
+      `e.created_at < ${p.add(filters.to)}`,
+      ...this.eventFilters(p, accountId, filters),
+    ];
+    if (after) {
+      where.push(
+        `(e.created_at, e.id) < (${p.add(after.createdAt)}::timestamptz, ${p.add(after.id)}::bigint)`,
+      );
+    }
+    return (await this.dataSource.query(
+      `SELECT e.id::text AS id, to_char(e.created_at AT TIME ZONE 'UTC', ${MICROSECONDS}) AS position, e.request_id,
+              to_char(e.created_at AT TIME ZONE 'UTC', ${MILLISECONDS}) AS created_at,
+              k.public_id AS key_id, e.test, e.model_requested, e.model_served, e.provider, e.attempts, e.streamed,
+              e.status, e.http_status, e.error_code, e.prompt_tokens, e.completion_tokens, e.cached_tokens,
+              e.reasoning_tokens, e.cost_micro::text AS cost_micro, e.latency_ms, e.ttft_ms, e.estimated
+         FROM usage_events e LEFT JOIN api_keys k ON k.id = e.key_id
+        WHERE ${where.join(' AND ')}
+        ORDER BY e.created_at DESC, e.id DESC
+        LIMIT ${p.add(limit)}`,
+      p.values,
+    )) as EventRow[];
+  }
+
+  /**
+   * Sums per group. Whole hours are read from the hourly rollups; only the partial hours at the edges of the range
+   * (when `from` or `to` is not on the hour) are summed from raw events, in the same shape.
+   */
+  async groups(accountId: string, filters: UsageFilters, groupBy: GroupDimension[]): Promise<GroupRow[]> {
+    const hourMs = 3_600_000;
+    const firstHour = new Date(Math.ceil(filters.from.getTime() / hourMs) * hourMs);
+    const lastHour = new Date(
+      Math.max(firstHour.getTime(), Math.floor(filters.to.getTime() / hourMs) * hourMs),
+    );
+    const p = new Params();
+    const account = p.add(accountId);
+    const [from, to, h0, h1] = [filters.from, filters.to, firstHour, lastHour].map((d) => p.add(d));
+    const rollupWhere = [`r.account_id = ${account}`, `r.hour >= ${h0}`, `r.hour < ${h1}`];
+    const rawWhere = [
+      `e.account_id = ${account}`,
+      `e.created_at >= ${from} AND e.created_at < ${to} AND (e.created_at < ${h0} OR e.created_at >= ${h1})`,
+      `e.key_id IS NOT NULL`,
+      ...this.eventFilters(p, accountId, filters),
+    ];
+    if (filters.keyId !== null) {
+      rollupWhere.push(
+        `r.key_id = (SELECT id FROM api_keys WHERE account_id = ${account} AND public_id = ${p.add(filters.keyId)})`,
+      );
+    }
+    if (filters.model !== null) {
+      rollupWhere.push(`r.model = ${p.add(filters.model)}`);
+    }
+    if (filters.provider !== null) {
+      rollupWhere.push(`r.provider = ${p.add(filters.provider)}`);
+    }
+    if (filters.status !== null) {
+      rollupWhere.push(filters.status === 'ok' ? `r.ok` : `NOT r.ok`);
+    }
+    if (filters.kind !== null) {
+      rollupWhere.push(filters.kind === 'test' ? `r.test` : `NOT r.test`);
+    }
+    const dimension: Record<GroupDimension, string> = {
+      hour: `to_char(s.t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`,
+      day: `to_char(s.t AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+      model: `s.model`,
+      key: `s.key_id`,
+      provider: `s.provider`,
+    };
+    const columns = groupBy.map((d) => `${dimension[d]} AS g_${d}`);
+    const keys = groupBy.map((_, i) => String(i + 1));
+    const rows = (await this.dataSource.query(
+      `WITH s AS (
+         SELECT r.hour AS t, r.key_id, r.model, r.provider, r.requests,
+                CASE WHEN r.ok THEN 0 ELSE r.requests END AS errors, r.prompt_tokens, r.completion_tokens,
+                r.cached_tokens, r.cost_micro, ${LATENCY_COLUMNS.map((l) => `r.${l}`).join(', ')}
+           FROM usage_rollups r WHERE ${rollupWhere.join(' AND ')}
+         UNION ALL
+         SELECT date_trunc('hour', e.created_at, 'UTC'), e.key_id, coalesce(e.model_served, e.model_requested),
+                coalesce(e.provider, ''), count(*)::int, (count(*) FILTER (WHERE e.status NOT IN ${OK_STATUSES}))::int,
+                sum(e.prompt_tokens), sum(e.completion_tokens), sum(e.cached_tokens), sum(e.cost_micro),
+                ${LATENCY_COLUMNS.map((_, b) => `(count(*) FILTER (WHERE lb.b = ${b}))::int`).join(', ')}
+           FROM usage_events e CROSS JOIN LATERAL (SELECT conflux_latency_bucket(e.latency_ms) AS b) lb WHERE ${rawWhere.join(' AND ')}
+          GROUP BY 1, 2, 3, 4),
+       g AS (
+         SELECT ${columns.join(', ')}, sum(s.requests)::int AS requests, sum(s.errors)::int AS errors,
+                sum(s.prompt_tokens)::text AS prompt_tokens, sum(s.completion_tokens)::text AS completion_tokens,
+                sum(s.cached_tokens)::text AS cached_tokens, sum(s.cost_micro)::text AS cost_micro,
+                ${LATENCY_COLUMNS.map((l) => `sum(s.${l})::int AS ${l}`).join(', ')}
+           FROM s GROUP BY ${keys.join(', ')})
+       SELECT g.*${groupBy.includes('key') ? ', k.public_id AS key_public_id' : ''}
+         FROM g ${groupBy.includes('key') ? 'LEFT JOIN api_keys k ON k.id = g.g_key' : ''}
+        ORDER BY ${groupBy.map((d) => `g.g_${d === 'key' ? 'key' : d}`).join(', ')}`,
+      p.values,
+    )) as Array<Record<string, unknown>>;
+    return rows.map((row) => {
+      const out: GroupRow = {
+        requests: row.requests as number,
+        errors: row.errors as number,
+        prompt_tokens: row.prompt_tokens as string,
+        completion_tokens: row.completion_tokens as string,
+        cached_tokens: row.cached_tokens as string,
+        cost_micro: row.cost_micro as string,
+        hist: LATENCY_COLUMNS.map((l) => row[l] as number),
+      };
+      for (const d of groupBy) {
+        if (d === 'key') {
+          out.key_id = (row.key_public_id as string | null) ?? null;
+        } else {
+          out[d] = row[`g_${d}`] as string;
+        }
+      }
+      return out;
+    });
+  }
+
+  /** The filters other than the range, on raw events. */
+  private eventFilters(p: Params, accountId: string, filters: UsageFilters): string[] {
+    const where: string[] = [];
+    if (filters.keyId !== null) {
+      // resolved inside the caller's account: another account's key id matches nothing
+      where.push(
+        `e.key_id = (SELECT id FROM api_keys WHERE account_id = ${p.add(accountId)} AND public_id = ${p.add(filters.keyId)})`,
+      );
+    }
+    if (filters.model !== null) {
+      where.push(`coalesce(e.model_served, e.model_requested) = ${p.add(filters.model)}`);
+    }
+    if (filters.provider !== null) {
+      where.push(`e.provider = ${p.add(filters.provider)}`);
+    }
+    if (filters.status !== null) {
+      where.push(`e.status ${filters.status === 'ok' ? 'IN' : 'NOT IN'} ${OK_STATUSES}`);
+    }
+    if (filters.kind !== null) {
+      where.push(filters.kind === 'test' ? `e.test` : `NOT e.test`);
+    }
+    return where;
+  }
+}
