@@ -1,6 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import { PROVIDER_IDS } from '../common/provider-ids.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
+import { DEFAULT_PREFERENCES, ROUTE_SORTS, type RoutePreferences } from '../routing/preferences.js';
 
 /**
  * The OpenAI `CreateChatCompletionRequest`, as a JSON Schema compiled once at start. Out-of-range values are a
@@ -176,11 +178,62 @@ const responseFormat = {
   oneOf: [textFormat, jsonObjectFormat, jsonSchemaFormat],
 };
 
+const providerList = (description: string) => ({
+  type: 'array',
+  description,
+  minItems: 1,
+  uniqueItems: true,
+  items: { enum: [...PROVIDER_IDS] },
+});
+/** Conflux extension: which providers may serve the request, and in what order (OpenRouter's `provider`). */
+const providerPreferences = {
+  type: 'object',
+  description:
+    'Conflux extension: routing preferences. Provider names are the catalog\'s. From the OpenAI SDKs: ' +
+    '`extra_body={"provider": {...}}` in Python, a plain extra field in Node.',
+  properties: {
+    order: providerList('Providers to try first, in this order; then the usual chain (unless allow_fallbacks is false).'),
+    only: providerList('The only providers allowed.'),
+    ignore: providerList('Providers never used.'),
+    allow_fallbacks: {
+      type: 'boolean',
+      description:
+        'Default true. False: nothing outside `order`/`only` is tried (no other provider, no catalog fallback ' +
+        'model), and the answer is 503 when those fail.',
+    },
+    sort: {
+      enum: [...ROUTE_SORTS],
+      description:
+        '`health` (default: healthy before degraded, then cheaper, then faster), `price`, or `latency` (the ' +
+        'measured time to first token).',
+    },
+    require_parameters: {
+      type: 'boolean',
+      description:
+        'True: a parameter the provider cannot take is a 400 instead of being left out (as the header ' +
+        '`x-conflux-strict-params: true`).',
+    },
+  },
+  additionalProperties: false,
+};
+/** Conflux extension: the request's own model list (OpenRouter's `models`). */
+const modelList = {
+  type: 'array',
+  description:
+    'Conflux extension: models for this request, in order. The first is the primary (the same as `model`, which ' +
+    'may then be left out); the rest replace the catalog\'s fallback chain for this request.',
+  minItems: 1,
+  maxItems: 16,
+  items: { type: 'string', minLength: 1 },
+};
+
 export const CHAT_REQUEST_SCHEMA = {
   type: 'object',
-  required: ['model', 'messages'],
+  required: ['messages'],
   properties: {
     model: { type: 'string', minLength: 1 },
+    models: modelList,
+    provider: providerPreferences,
     messages: { type: 'array', minItems: 1, items: message },
     stream: nullable({ type: 'boolean' }),
     stream_options: nullable(streamOptions),
@@ -243,6 +296,7 @@ export const CHAT_REQUEST_SCHEMA_PARTS: Readonly<Record<string, object>> = {
   ResponseFormatText: textFormat,
   ResponseFormatJsonObject: jsonObjectFormat,
   ResponseFormatJsonSchema: jsonSchemaFormat,
+  ProviderPreferences: providerPreferences,
 };
 
 const ajv = new Ajv({ allErrors: false, discriminator: true, strict: false });
@@ -339,7 +393,68 @@ function refusedImageUrl(request: ChatCompletionRequest): string | null {
   return null;
 }
 
-/** Returns the body typed when it matches the schema, else throws a 400 with `param` set. */
+/** The body as the gateway's own fields allow it: `provider` and `models` are for routing, not for the provider. */
+type ChatBody = ChatCompletionRequest & {
+  models?: string[];
+  provider?: {
+    order?: RoutePreferences['order'];
+    only?: RoutePreferences['only'];
+    ignore?: RoutePreferences['ignore'];
+    allow_fallbacks?: boolean;
+    sort?: RoutePreferences['sort'];
+    require_parameters?: boolean;
+  };
+};
+
+/**
+ * The body validated (see `validateChatRequest`), split into the OpenAI request the providers get (without the
+ * gateway's `provider` and `models`, a shallow copy only when they were sent) and the routing preferences.
+ */
+export function parseChatRequest(body: unknown): {
+  request: ChatCompletionRequest;
+  preferences: RoutePreferences;
+} {
+  const valid = validateChatRequest(body) as ChatBody;
+  if (valid.provider === undefined && valid.models === undefined) {
+    return { request: valid, preferences: DEFAULT_PREFERENCES };
+  }
+  const { provider, models, ...request } = valid;
+  if (models) {
+    const twice = models.findIndex((m, i) => models.indexOf(m) !== i);
+    if (twice >= 0) {
+      throw new GatewayError(ErrorCode.InvalidRequest, `Invalid 'models[${twice}]': \`${models[twice]}\` is listed twice.`, {
+        param: `models[${twice}]`,
+      });
+    }
+    if (request.model === undefined) {
+      request.model = models[0];
+    } else if (request.model !== models[0]) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        `Invalid 'models[0]': the first of \`models\` is the primary model, so it must be \`model\` ` +
+          `(\`${request.model}\`), or \`model\` must be left out.`,
+        { param: 'models[0]' },
+      );
+    }
+  }
+  return {
+    request,
+    preferences: {
+      order: provider?.order ?? null,
+      only: provider?.only ?? null,
+      ignore: provider?.ignore ?? null,
+      allowFallbacks: provider?.allow_fallbacks ?? true,
+      sort: provider?.sort ?? 'health',
+      requireParameters: provider?.require_parameters ?? false,
+      models: models ?? null,
+    },
+  };
+}
+
+/**
+ * Returns the body typed when it matches the schema, else throws a 400 with `param` set. The gateway's own
+ * fields (`provider`, `models`) are validated here too and left in place: `parseChatRequest` splits them off.
+ */
 export function validateChatRequest(body: unknown): ChatCompletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
@@ -356,6 +471,9 @@ export function validateChatRequest(body: unknown): ChatCompletionRequest {
   }
   if (validate(body)) {
     const request = body as unknown as ChatCompletionRequest;
+    if (request.model === undefined && (body as ChatBody).models === undefined) {
+      throw new GatewayError(ErrorCode.InvalidRequest, "Missing required parameter: 'model'.", { param: 'model' });
+    }
     if (request.stream_options && request.stream !== true) {
       throw new GatewayError(
         ErrorCode.InvalidRequest,
