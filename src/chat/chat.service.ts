@@ -97,7 +97,11 @@ export class ChatService {
     const prompt = new PromptSize(request);
     const saved = await this.toolState.load(call, request);
     const strict = call.strictParams || preferences.requireParameters;
-    const chain = await this.routes.feasible(request, prompt, saved, { anyProvider: test, strict, preferences });
+    const chain = await this.routes.feasible(request, prompt, saved, {
+      anyProvider: test,
+      strict,
+      preferences,
+    });
     return newFlight(call, request, preferences, mock, prompt, chain);
   }
 

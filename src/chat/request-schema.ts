@@ -189,10 +189,12 @@ const providerList = (description: string) => ({
 const providerPreferences = {
   type: 'object',
   description:
-    'Conflux extension: routing preferences. Provider names are the catalog\'s. From the OpenAI SDKs: ' +
+    "Conflux extension: routing preferences. Provider names are the catalog's. From the OpenAI SDKs: " +
     '`extra_body={"provider": {...}}` in Python, a plain extra field in Node.',
   properties: {
-    order: providerList('Providers to try first, in this order; then the usual chain (unless allow_fallbacks is false).'),
+    order: providerList(
+      'Providers to try first, in this order; then the usual chain (unless allow_fallbacks is false).',
+    ),
     only: providerList('The only providers allowed.'),
     ignore: providerList('Providers never used.'),
     allow_fallbacks: {
@@ -221,7 +223,7 @@ const modelList = {
   type: 'array',
   description:
     'Conflux extension: models for this request, in order. The first is the primary (the same as `model`, which ' +
-    'may then be left out); the rest replace the catalog\'s fallback chain for this request.',
+    "may then be left out); the rest replace the catalog's fallback chain for this request.",
   minItems: 1,
   maxItems: 16,
   items: { type: 'string', minLength: 1 },
@@ -422,9 +424,13 @@ export function parseChatRequest(body: unknown): {
   if (models) {
     const twice = models.findIndex((m, i) => models.indexOf(m) !== i);
     if (twice >= 0) {
-      throw new GatewayError(ErrorCode.InvalidRequest, `Invalid 'models[${twice}]': \`${models[twice]}\` is listed twice.`, {
-        param: `models[${twice}]`,
-      });
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        `Invalid 'models[${twice}]': \`${models[twice]}\` is listed twice.`,
+        {
+          param: `models[${twice}]`,
+        },
+      );
     }
     if (request.model === undefined) {
       request.model = models[0];
@@ -472,7 +478,9 @@ export function validateChatRequest(body: unknown): ChatCompletionRequest {
   if (validate(body)) {
     const request = body as unknown as ChatCompletionRequest;
     if (request.model === undefined && (body as ChatBody).models === undefined) {
-      throw new GatewayError(ErrorCode.InvalidRequest, "Missing required parameter: 'model'.", { param: 'model' });
+      throw new GatewayError(ErrorCode.InvalidRequest, "Missing required parameter: 'model'.", {
+        param: 'model',
+      });
     }
     if (request.stream_options && request.stream !== true) {
       throw new GatewayError(

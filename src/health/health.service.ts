@@ -163,7 +163,11 @@ export class HealthService extends ProviderHealth implements OnModuleInit {
       this.metrics.stateIs(record.provider, record.state);
       // Probes stand in for traffic in the latency estimate (a deployment with recent traffic uses its own).
       const at = record.checkedAt.getTime();
-      if (record.latencyMs !== null && record.state !== 'down' && this.probesFed.get(record.provider) !== at) {
+      if (
+        record.latencyMs !== null &&
+        record.state !== 'down' &&
+        this.probesFed.get(record.provider) !== at
+      ) {
         this.probesFed.set(record.provider, at);
         this.latencies.observeProbe(record.provider, record.latencyMs, this.snapshotAt);
       }
@@ -269,9 +273,15 @@ export class HealthService extends ProviderHealth implements OnModuleInit {
         const context = { provider, model: providerModel, circuit: state };
         const heard = this.remote ? ' (on another instance)' : '';
         if (state === 'open') {
-          this.logger.warn(context, `circuit of ${scope} opened${heard}: skipped until a trial request succeeds`);
+          this.logger.warn(
+            context,
+            `circuit of ${scope} opened${heard}: skipped until a trial request succeeds`,
+          );
         } else {
-          this.logger.log(context, `circuit of ${scope} is ${state === 'half_open' ? 'half-open' : state}${heard}`);
+          this.logger.log(
+            context,
+            `circuit of ${scope} is ${state === 'half_open' ? 'half-open' : state}${heard}`,
+          );
         }
         if (!this.remote && state !== 'half_open') {
           this.trials.delete(id);

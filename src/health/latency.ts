@@ -88,7 +88,13 @@ export class LatencyEstimates {
       }
       case 'throughput':
         if (sample.tokens >= MIN_THROUGHPUT_TOKENS && sample.ms > 0) {
-          put(this.speed, key, clamp((sample.tokens / sample.ms) * 1000, MAX_TOKENS_PER_SECOND), now, halfLifeMs);
+          put(
+            this.speed,
+            key,
+            clamp((sample.tokens / sample.ms) * 1000, MAX_TOKENS_PER_SECOND),
+            now,
+            halfLifeMs,
+          );
         }
         return;
     }
@@ -104,11 +110,21 @@ export class LatencyEstimates {
     const traffic = this.fresh(this.ttft.get(key), now, () => this.ttft.delete(key));
     const speed = this.fresh(this.speed.get(key), now, () => this.speed.delete(key));
     if (traffic) {
-      return { ttftMs: round(traffic.value), tokensPerSecond: speed && round(speed.value), source: 'traffic', updatedAt: traffic.at };
+      return {
+        ttftMs: round(traffic.value),
+        tokensPerSecond: speed && round(speed.value),
+        source: 'traffic',
+        updatedAt: traffic.at,
+      };
     }
     const probe = this.fresh(this.probes.get(provider), now, () => this.probes.delete(provider));
     return probe
-      ? { ttftMs: round(probe.value), tokensPerSecond: speed && round(speed.value), source: 'probe', updatedAt: probe.at }
+      ? {
+          ttftMs: round(probe.value),
+          tokensPerSecond: speed && round(speed.value),
+          source: 'probe',
+          updatedAt: probe.at,
+        }
       : null;
   }
 

@@ -16,5 +16,7 @@ export abstract class ProviderHealth {
    * Called before `rank` for a request's deployments: a circuit shared across instances whose cool-down has
    * passed is given its one half-open trial here (a Redis round trip, only then).
    */
-  abstract prepare(deployments: ReadonlyArray<{ provider: ProviderId; providerModel: string }>): Promise<void>;
+  abstract prepare(
+    deployments: ReadonlyArray<{ provider: ProviderId; providerModel: string }>,
+  ): Promise<void>;
 }

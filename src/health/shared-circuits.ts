@@ -94,7 +94,13 @@ export class SharedCircuits {
       return true; // per instance: the local breaker decides
     }
     try {
-      const won = await client.set(`${this.prefix}:trial:${circuit}`, this.instance.id, 'PX', this.trialMs, 'NX');
+      const won = await client.set(
+        `${this.prefix}:trial:${circuit}`,
+        this.instance.id,
+        'PX',
+        this.trialMs,
+        'NX',
+      );
       return won === 'OK';
     } catch {
       return true; // Redis went away meanwhile: degraded, per instance

@@ -99,7 +99,13 @@ function setup(scripts: Partial<Record<ProviderId, Script[]>>) {
     ProviderAdapter
   >;
   const config = { upstream: { firstByteTimeoutMs: 1_000, connectTimeoutMs: 1_000 } } as Config;
-  const runner = new FailoverRunner({ send } as ProviderTransport, tracker, adapters, config, new SystemClock());
+  const runner = new FailoverRunner(
+    { send } as ProviderTransport,
+    tracker,
+    adapters,
+    config,
+    new SystemClock(),
+  );
   return { runner, calls, health };
 }
 

@@ -148,7 +148,10 @@ export class FailoverRunner {
           });
           return { kind: 'json', candidate, attempts, response: outcome.response };
         }
-        this.health.recordLatency(provider, providerModel, { kind: 'stream', ttftMs: firstContentAt - began });
+        this.health.recordLatency(provider, providerModel, {
+          kind: 'stream',
+          ttftMs: firstContentAt - began,
+        });
         return {
           kind: 'stream',
           candidate,
