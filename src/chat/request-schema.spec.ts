@@ -140,6 +140,7 @@ describe('provider and models', () => {
     );
     expect(parsedParam({ ...base, models: ['gpt-oss-120b'] })).toBe('models[0]');
     expect(parsedParam({ ...base, models: ['gpt-6-luna', 'gpt-oss-120b', 'gpt-6-luna'] })).toBe('models[2]');
+    expect(parsedParam({ ...base, provider: { ignore: ['groq', 'groq'] } })).toBe('provider.ignore[1]');
   });
 
   it('returns the very body when neither is sent', () => {

@@ -182,7 +182,6 @@ const providerList = (description: string) => ({
   type: 'array',
   description,
   minItems: 1,
-  uniqueItems: true,
   items: { enum: [...PROVIDER_IDS] },
 });
 /** Conflux extension: which providers may serve the request, and in what order (OpenRouter's `provider`). */
@@ -232,6 +231,8 @@ const modelList = {
 export const CHAT_REQUEST_SCHEMA = {
   type: 'object',
   required: ['messages'],
+  // `model`, or the `models` list whose first entry is the primary model.
+  anyOf: [{ required: ['model'] }, { required: ['models'] }],
   properties: {
     model: { type: 'string', minLength: 1 },
     models: modelList,
@@ -408,6 +409,20 @@ type ChatBody = ChatCompletionRequest & {
   };
 };
 
+/** A list naming something twice is a mistake worth a 400 (which of the two did the client mean to move?). */
+function listedOnce(field: string, list: readonly string[] | null | undefined): void {
+  const twice = list?.findIndex((item, i) => list.indexOf(item) !== i) ?? -1;
+  if (list && twice >= 0) {
+    throw new GatewayError(
+      ErrorCode.InvalidRequest,
+      `Invalid '${field}[${twice}]': \`${list[twice]}\` is listed twice.`,
+      {
+        param: `${field}[${twice}]`,
+      },
+    );
+  }
+}
+
 /**
  * The body validated (see `validateChatRequest`), split into the OpenAI request the providers get (without the
  * gateway's `provider` and `models`, a shallow copy only when they were sent) and the routing preferences.
@@ -421,17 +436,11 @@ export function parseChatRequest(body: unknown): {
     return { request: valid, preferences: DEFAULT_PREFERENCES };
   }
   const { provider, models, ...request } = valid;
+  listedOnce('models', models);
+  listedOnce('provider.order', provider?.order);
+  listedOnce('provider.only', provider?.only);
+  listedOnce('provider.ignore', provider?.ignore);
   if (models) {
-    const twice = models.findIndex((m, i) => models.indexOf(m) !== i);
-    if (twice >= 0) {
-      throw new GatewayError(
-        ErrorCode.InvalidRequest,
-        `Invalid 'models[${twice}]': \`${models[twice]}\` is listed twice.`,
-        {
-          param: `models[${twice}]`,
-        },
-      );
-    }
     if (request.model === undefined) {
       request.model = models[0];
     } else if (request.model !== models[0]) {
@@ -477,11 +486,6 @@ export function validateChatRequest(body: unknown): ChatCompletionRequest {
   }
   if (validate(body)) {
     const request = body as unknown as ChatCompletionRequest;
-    if (request.model === undefined && (body as ChatBody).models === undefined) {
-      throw new GatewayError(ErrorCode.InvalidRequest, "Missing required parameter: 'model'.", {
-        param: 'model',
-      });
-    }
     if (request.stream_options && request.stream !== true) {
       throw new GatewayError(
         ErrorCode.InvalidRequest,
