@@ -102,3 +102,38 @@ describe.skipIf(!process.env.REDIS_URL)('circuit breakers shared by two instance
     }
   });
 });
+
+/** Redis configured but not answering: the degraded mode keeps breakers per instance, and routing goes on. */
+describe('circuit breakers while Redis is down', () => {
+  let fakes: Fakes;
+  let t: TestApp;
+  let key: string;
+
+  beforeAll(async () => {
+    fakes = await startFakes();
+    t = await startApp(
+      gatewayEnv(fakes, {
+        REDIS_URL: 'redis://127.0.0.1:1', // nothing listens there
+        HEALTH_PROBE_INTERVAL_MS: '600000',
+        BREAKER_FAILURE_THRESHOLD: '2',
+      }),
+    );
+    const { token } = await signup(t);
+    key = (await createKey(t, token, 'live')).key;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fakes?.close();
+  });
+
+  it('opens the circuit on this instance and serves from the next provider', async () => {
+    const model = 'openai/gpt-oss-120b';
+    fakes.groq.addFault({ kind: 'status', status: 500 }, { times: 2 });
+    for (let i = 0; i < 2; i++) {
+      expect((await ask(client(t, key), model)).provider).toBe('cerebras');
+    }
+    expect(t.app.get(HealthService).stateOf('groq', model)).toBe('down');
+    expect(await ask(client(t, key), model)).toMatchObject({ provider: 'cerebras', attempts: 1 });
+    expect(fakes.groq.chatRequests()).toHaveLength(2);
+  });
+});

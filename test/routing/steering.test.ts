@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/common/clock.js';
 import { call } from '../support/app.js';
-import { liveAccount, money } from '../support/billing.js';
+import { liveAccount, MICRO, money, setBalance } from '../support/billing.js';
 import { useGateway } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
 import { modelStatus, status } from './support.js';
@@ -182,6 +182,21 @@ describe('provider preferences and models', () => {
     }
     expect(Object.values(calls()).every((n) => n === 0)).toBe(true);
     expect(await money(r.t, fresh.accountId)).toMatchObject({ held: 0n, holds: 0 });
+  });
+
+  it('holds credit for the dearest provider the request may actually go to', async () => {
+    // 30,000 output tokens of gpt-oss-120b (and its fallbacks): 2.25 credits at Cerebras, 1.80 at Groq.
+    const fresh = await liveAccount(r.t);
+    await setBalance(r.t, fresh.accountId, 2n * MICRO);
+    const client = new OpenAI({ baseURL: `${r.t.url}/v1`, apiKey: fresh.key, maxRetries: 0 });
+    const error = await refused({ model: 'gpt-oss-120b', max_tokens: 30_000 }, client);
+    expect(error.status).toBe(402);
+    const pinned = await ask(
+      { model: 'gpt-oss-120b', max_tokens: 30_000, provider: { only: ['groq'] } },
+      client,
+    );
+    expect(pinned.provider).toBe('groq');
+    expect(calls()).toMatchObject({ groq: 1, cerebras: 0 });
   });
 
   it('test keys accept and validate the same fields', async () => {
