@@ -73,10 +73,17 @@ export class SharedCircuits {
     });
   }
 
-  /** Marks the circuit open for every instance (best effort: Redis down leaves it per instance). */
+  /**
+   * Marks the circuit open for every instance (best effort: Redis down leaves it per instance). A new open period
+   * gets a new trial: the claim on the last one (a trial that just failed) is let go.
+   */
   opened(circuit: string): void {
     this.tell(circuit, 'open', (client) =>
-      client.set(`${this.prefix}:open:${circuit}`, this.instance.id, 'PX', this.markMs),
+      client
+        .multi()
+        .set(`${this.prefix}:open:${circuit}`, this.instance.id, 'PX', this.markMs)
+        .del(`${this.prefix}:trial:${circuit}`)
+        .exec(),
     );
   }
 

@@ -110,6 +110,10 @@ describe('provider preferences and models', () => {
     expect((await ask({ model: 'openai/gpt-oss-120b', provider: { ignore: ['groq'] } })).provider).toBe(
       'cerebras',
     );
+    expect(await askStream({ model: 'openai/gpt-oss-120b', provider: { ignore: ['groq'] } })).toMatchObject({
+      provider: 'cerebras',
+      text: 'Hello hello hello',
+    });
     r.fakes.cerebras.addFault({ kind: 'status', status: 500 });
     // the same model nowhere else: its fallback model, still not at Groq (openai/gpt-oss-20b is only at Groq)
     const error = await refused({ model: 'openai/gpt-oss-120b', provider: { ignore: ['groq'] } });
