@@ -14,7 +14,7 @@ const FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter', 'funct
 const REQUEST_FIELD_DOCS: Record<string, string> = {
   model:
     'A model id from `GET /v1/models` (`gpt-6-luna`, `claude-sonnet-5-5`, `gemini-3.8-flash`, ' +
-    '`openai/gpt-oss-120b`, …).',
+    '`openai/gpt-oss-120b`, …). Required unless `models` is sent.',
   messages:
     'The conversation: system/developer, user (text, images, audio, files), assistant (text, tool calls) and ' +
     'tool messages, discriminated by `role`.',
@@ -85,6 +85,22 @@ export const CHAT_REQUEST_EXAMPLES = {
           },
         },
       ],
+    },
+  },
+  pinned: {
+    summary: 'Pinned to one provider, no fallback (503 when it fails)',
+    value: {
+      model: 'openai/gpt-oss-120b',
+      messages: [{ role: 'user', content: 'Hello!' }],
+      provider: { only: ['groq'], allow_fallbacks: false },
+    },
+  },
+  models: {
+    summary: 'Own fallback models, the fastest provider first',
+    value: {
+      models: ['gpt-oss-120b', 'gpt-6-luna'],
+      messages: [{ role: 'user', content: 'Hello!' }],
+      provider: { sort: 'latency' },
     },
   },
   json_schema: {

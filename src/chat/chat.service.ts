@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
 import { IdempotencyService } from '../billing/idempotency.service.js';
 import { MeteringService } from '../billing/metering.service.js';
 import type { Settlement } from '../billing/metering.types.js';
@@ -11,7 +12,7 @@ import { UpstreamGate } from '../routing/upstream-gate.js';
 import { PromptSize } from './estimate.js';
 import { mockBehaviour, mockRun } from './mock-provider.js';
 import { completionAnswer, jsonDelivery, RelayedStream, sendAnswer } from './relay.js';
-import { validateChatRequest } from './request-schema.js';
+import { parseChatRequest } from './request-schema.js';
 import { ToolStateStore } from './tool-state.store.js';
 import {
   facts,
@@ -90,32 +91,37 @@ export class ChatService {
 
   /** The body against the schema, the model and every candidate: all 400s and 404s come before anything else. */
   private async validate(call: ChatCall): Promise<Flight> {
-    const request = validateChatRequest(call.body);
+    const { request, preferences } = parseChatRequest(call.body);
     const test = call.auth.key?.kind === 'test';
     const mock = test ? mockBehaviour(call.mock) : null;
     const prompt = new PromptSize(request);
     const saved = await this.toolState.load(call, request);
+    const strict = call.strictParams || preferences.requireParameters;
     const chain = await this.routes.feasible(request, prompt, saved, {
       anyProvider: test,
-      strict: call.strictParams,
+      strict,
+      preferences,
     });
-    return newFlight(call, request, mock, prompt, chain);
+    return newFlight(call, request, preferences, mock, prompt, chain);
   }
 
-  /** Live keys: the failover order by health (503 when nothing is up), then the hold on its worst case. */
+  /**
+   * Live keys: the failover order (503 when nothing allowed is up), then the hold on its worst case: the dearest
+   * deployment the request may actually go to (the `provider` choice and the health of the others considered).
+   */
   private async reserve(flight: Flight): Promise<void> {
     if (flight.mock) {
       return;
     }
     const { call, request } = flight;
-    flight.chain = this.routes.order(flight.chain);
+    flight.chain = await this.routes.order(flight.chain, flight.preferences);
     if (flight.chain.length === 0) {
       throw unavailable(request.model, 0);
     }
     flight.leave.push(this.gate.enter(call.auth.key?.id ?? call.auth.accountId));
     const limit = request.max_completion_tokens ?? request.max_tokens ?? null;
     const reservation = await this.metering.reserve(call.auth, {
-      models: [...new Set(flight.chain.map((c) => c.model))],
+      models: candidateModels(flight.chain),
       prompt: flight.prompt,
       maxOutputTokens: limit,
       modelMaxOutputTokens: flight.chain[0].model.maxOutputTokens,
@@ -141,7 +147,7 @@ export class ChatService {
       flight.current = { candidate, attempts: flight.current.attempts + 1, ttftMs: null };
     };
     const signal = AbortSignal.any([flight.client.signal, flight.stop.signal]);
-    const build = (c: Candidate) => this.routes.build(request, c, flight.call.strictParams);
+    const build = (c: Candidate) => this.routes.build(request, c, flight.strict);
     return this.runner.run({ chain, request, stream, signal, started, onAttempt, build });
   }
 
@@ -174,6 +180,9 @@ export class ChatService {
     flight.progress = () => stream.progress();
     try {
       const delivery = await stream.pump();
+      if (delivery.status === 'completed' && delivery.reported) {
+        run.finished(delivery.reported.completion_tokens);
+      }
       // Billed before the last frame: once a client has seen the end of a stream, its charge is on the books.
       const settlement = await this.settle(flight, run.candidate, run.attempts, {
         ...delivery,
@@ -247,4 +256,16 @@ export class ChatService {
       );
     }
   }
+}
+
+/**
+ * The models of the chain, each with only the deployments the request may go to: the hold is sized on the
+ * dearest of those, not on a provider the client excluded or one that is down.
+ */
+function candidateModels(chain: readonly Candidate[]): CatalogModel[] {
+  const models = new Map<CatalogModel, CatalogDeployment[]>();
+  for (const { model, deployment } of chain) {
+    models.set(model, [...(models.get(model) ?? []), deployment]);
+  }
+  return [...models].map(([model, deployments]) => ({ ...model, deployments }));
 }

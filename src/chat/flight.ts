@@ -6,6 +6,7 @@ import type { Hold, SettleFacts } from '../billing/metering.types.js';
 import type { AuthContext } from '../keys/auth-context.js';
 import type { ChatCompletionRequest, Usage } from '../providers/openai-types.js';
 import type { Candidate } from '../routing/candidates.js';
+import type { RoutePreferences } from '../routing/preferences.js';
 import type { PromptSize } from './estimate.js';
 import type { MockBehaviour } from './mock-provider.js';
 
@@ -27,6 +28,10 @@ export interface ChatCall {
 export interface Flight {
   call: ChatCall;
   request: ChatCompletionRequest;
+  /** The request's `provider` and `models`. */
+  preferences: RoutePreferences;
+  /** A parameter a provider cannot take is a 400 (`x-conflux-strict-params` or `provider.require_parameters`). */
+  strict: boolean;
   /** Test keys are answered by the mock (`behaviour`), never billed. */
   mock: MockBehaviour | null;
   prompt: PromptSize;
@@ -55,6 +60,7 @@ export interface Flight {
 export function newFlight(
   call: ChatCall,
   request: ChatCompletionRequest,
+  preferences: RoutePreferences,
   mock: MockBehaviour | null,
   prompt: PromptSize,
   chain: Candidate[],
@@ -62,6 +68,8 @@ export function newFlight(
   return {
     call,
     request,
+    preferences,
+    strict: call.strictParams || preferences.requireParameters,
     mock,
     prompt,
     started: Date.now(),

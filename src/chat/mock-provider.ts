@@ -67,6 +67,7 @@ export function mockRun(
     cancel: () => undefined,
     broke: () => undefined,
     ttftMs: Date.now() - started,
+    finished: () => undefined,
   };
 }
 

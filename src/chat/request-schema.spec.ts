@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../common/errors.js';
-import { validateChatRequest } from './request-schema.js';
+import { parseChatRequest, validateChatRequest } from './request-schema.js';
 
 const base = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'hi' }] };
 
@@ -130,5 +130,72 @@ describe('chat request validation', () => {
 
   it('rejects a body that is not an object', () => {
     expect(paramOf([1, 2])).toBeNull();
+  });
+});
+
+describe('provider and models', () => {
+  const parsedParam = (body: unknown) => {
+    try {
+      parseChatRequest(body);
+    } catch (error) {
+      return (error as GatewayError).param;
+    }
+    throw new Error('expected a validation error');
+  };
+
+  it('names the field at fault: an unknown provider, a wrong type, an unknown field', () => {
+    expect(paramOf({ ...base, provider: { only: ['openrouter'] } })).toBe('provider.only[0]');
+    expect(paramOf({ ...base, provider: { order: ['groq', 'azure'] } })).toBe('provider.order[1]');
+    expect(paramOf({ ...base, provider: { ignore: 'groq' } })).toBe('provider.ignore');
+    expect(paramOf({ ...base, provider: { allow_fallbacks: 'no' } })).toBe('provider.allow_fallbacks');
+    expect(paramOf({ ...base, provider: { sort: 'speed' } })).toBe('provider.sort');
+    expect(paramOf({ ...base, provider: { require_parameters: 1 } })).toBe('provider.require_parameters');
+    expect(paramOf({ ...base, provider: { quantizations: ['fp8'] } })).toBe('provider.quantizations');
+    expect(paramOf({ ...base, provider: 'groq' })).toBe('provider');
+    expect(paramOf({ ...base, provider: { only: [] } })).toBe('provider.only');
+    expect(paramOf({ ...base, models: [] })).toBe('models');
+    expect(paramOf({ ...base, models: ['gpt-6-luna', 3] })).toBe('models[1]');
+    expect(paramOf({ messages: base.messages })).toBe('model');
+  });
+
+  it('splits them off the request the providers get, and reads them', () => {
+    const body = {
+      ...base,
+      models: ['gpt-6-luna', 'gpt-oss-120b'],
+      provider: {
+        order: ['groq'],
+        only: ['groq', 'openai'],
+        allow_fallbacks: false,
+        sort: 'latency',
+        require_parameters: true,
+      },
+    };
+    const { request, preferences } = parseChatRequest(body);
+    expect(request).not.toHaveProperty('provider');
+    expect(request).not.toHaveProperty('models');
+    expect(request.messages).toBe(body.messages); // no copy of the messages
+    expect(preferences).toEqual({
+      order: ['groq'],
+      only: ['groq', 'openai'],
+      ignore: null,
+      allowFallbacks: false,
+      sort: 'latency',
+      requireParameters: true,
+      models: ['gpt-6-luna', 'gpt-oss-120b'],
+    });
+  });
+
+  it('takes the primary model from models when model is left out; refuses a conflict and a repeat', () => {
+    expect(parseChatRequest({ messages: base.messages, models: ['gpt-oss-120b'] }).request.model).toBe(
+      'gpt-oss-120b',
+    );
+    expect(parsedParam({ ...base, models: ['gpt-oss-120b'] })).toBe('models[0]');
+    expect(parsedParam({ ...base, models: ['gpt-6-luna', 'gpt-oss-120b', 'gpt-6-luna'] })).toBe('models[2]');
+    expect(parsedParam({ ...base, provider: { ignore: ['groq', 'groq'] } })).toBe('provider.ignore[1]');
+  });
+
+  it('returns the very body when neither is sent', () => {
+    const body = { ...base };
+    expect(parseChatRequest(body).request).toBe(body);
   });
 });

@@ -1,6 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ErrorCode, GatewayError } from '../common/errors.js';
+import { PROVIDER_IDS } from '../common/provider-ids.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
+import { DEFAULT_PREFERENCES, ROUTE_SORTS, type RoutePreferences } from '../routing/preferences.js';
 
 /**
  * The OpenAI `CreateChatCompletionRequest`, as a JSON Schema compiled once at start. Out-of-range values are a
@@ -178,11 +180,65 @@ const responseFormat = {
   oneOf: [textFormat, jsonObjectFormat, jsonSchemaFormat],
 };
 
+const providerList = (description: string) => ({
+  type: 'array',
+  description,
+  minItems: 1,
+  items: { enum: [...PROVIDER_IDS] },
+});
+/** Conflux extension: which providers may serve the request, and in what order (OpenRouter's `provider`). */
+const providerPreferences = {
+  type: 'object',
+  description:
+    "Conflux extension: routing preferences. Provider names are the catalog's. From the OpenAI SDKs: " +
+    '`extra_body={"provider": {...}}` in Python, a plain extra field in Node.',
+  properties: {
+    order: providerList(
+      'Providers to try first, in this order; then the usual chain (unless allow_fallbacks is false).',
+    ),
+    only: providerList('The only providers allowed.'),
+    ignore: providerList('Providers never used.'),
+    allow_fallbacks: {
+      type: 'boolean',
+      description:
+        'Default true. False: nothing outside `order`/`only` is tried (no other provider, no catalog fallback ' +
+        'model), and the answer is 503 when those fail.',
+    },
+    sort: {
+      enum: [...ROUTE_SORTS],
+      description:
+        '`health` (default: healthy before degraded, then cheaper, then faster), `price`, or `latency` (the ' +
+        'measured time to first token).',
+    },
+    require_parameters: {
+      type: 'boolean',
+      description:
+        'True: a parameter the provider cannot take is a 400 instead of being left out (as the header ' +
+        '`x-conflux-strict-params: true`).',
+    },
+  },
+  additionalProperties: false,
+};
+/** Conflux extension: the request's own model list (OpenRouter's `models`). */
+const modelList = {
+  type: 'array',
+  description:
+    'Conflux extension: models for this request, in order. The first is the primary (the same as `model`, which ' +
+    "may then be left out); the rest replace the catalog's fallback chain for this request.",
+  minItems: 1,
+  maxItems: 16,
+  items: { type: 'string', minLength: 1 },
+};
+
 export const CHAT_REQUEST_SCHEMA = {
   type: 'object',
-  required: ['model', 'messages'],
+  required: ['messages'],
+  // `model`, or the `models` list whose first entry is the primary model.
+  anyOf: [{ required: ['model'] }, { required: ['models'] }],
   properties: {
     model: { type: 'string', minLength: 1 },
+    models: modelList,
+    provider: providerPreferences,
     messages: { type: 'array', minItems: 1, items: message },
     stream: nullable({ type: 'boolean' }),
     stream_options: nullable(streamOptions),
@@ -245,6 +301,7 @@ export const CHAT_REQUEST_SCHEMA_PARTS: Readonly<Record<string, object>> = {
   ResponseFormatText: textFormat,
   ResponseFormatJsonObject: jsonObjectFormat,
   ResponseFormatJsonSchema: jsonSchemaFormat,
+  ProviderPreferences: providerPreferences,
 };
 
 const ajv = new Ajv({ allErrors: false, discriminator: true, strict: false });
@@ -443,7 +500,80 @@ function refusedImageUrl(request: ChatCompletionRequest): string | null {
   return null;
 }
 
-/** Returns the body typed when it matches the schema, else throws a 400 with `param` set. */
+/** The body as the gateway's own fields allow it: `provider` and `models` are for routing, not for the provider. */
+type ChatBody = ChatCompletionRequest & {
+  models?: string[];
+  provider?: {
+    order?: RoutePreferences['order'];
+    only?: RoutePreferences['only'];
+    ignore?: RoutePreferences['ignore'];
+    allow_fallbacks?: boolean;
+    sort?: RoutePreferences['sort'];
+    require_parameters?: boolean;
+  };
+};
+
+/** A list naming something twice is a mistake worth a 400 (which of the two did the client mean to move?). */
+function listedOnce(field: string, list: readonly string[] | null | undefined): void {
+  const twice = list?.findIndex((item, i) => list.indexOf(item) !== i) ?? -1;
+  if (list && twice >= 0) {
+    throw new GatewayError(
+      ErrorCode.InvalidRequest,
+      `Invalid '${field}[${twice}]': \`${list[twice]}\` is listed twice.`,
+      {
+        param: `${field}[${twice}]`,
+      },
+    );
+  }
+}
+
+/**
+ * The body validated (see `validateChatRequest`), split into the OpenAI request the providers get (without the
+ * gateway's `provider` and `models`, a shallow copy only when they were sent) and the routing preferences.
+ */
+export function parseChatRequest(body: unknown): {
+  request: ChatCompletionRequest;
+  preferences: RoutePreferences;
+} {
+  const valid = validateChatRequest(body) as ChatBody;
+  if (valid.provider === undefined && valid.models === undefined) {
+    return { request: valid, preferences: DEFAULT_PREFERENCES };
+  }
+  const { provider, models, ...request } = valid;
+  listedOnce('models', models);
+  listedOnce('provider.order', provider?.order);
+  listedOnce('provider.only', provider?.only);
+  listedOnce('provider.ignore', provider?.ignore);
+  if (models) {
+    if (request.model === undefined) {
+      request.model = models[0];
+    } else if (request.model !== models[0]) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        `Invalid 'models[0]': the first of \`models\` is the primary model, so it must be \`model\` ` +
+          `(\`${request.model}\`), or \`model\` must be left out.`,
+        { param: 'models[0]' },
+      );
+    }
+  }
+  return {
+    request,
+    preferences: {
+      order: provider?.order ?? null,
+      only: provider?.only ?? null,
+      ignore: provider?.ignore ?? null,
+      allowFallbacks: provider?.allow_fallbacks ?? true,
+      sort: provider?.sort ?? 'health',
+      requireParameters: provider?.require_parameters ?? false,
+      models: models ?? null,
+    },
+  };
+}
+
+/**
+ * Returns the body typed when it matches the schema, else throws a 400 with `param` set. The gateway's own
+ * fields (`provider`, `models`) are validated here too and left in place: `parseChatRequest` splits them off.
+ */
 export function validateChatRequest(body: unknown): ChatCompletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');

@@ -74,3 +74,18 @@ describe('CircuitBreaker', () => {
     expect(b.wouldPermit(600)).toBe(false);
   });
 });
+
+describe('circuit breaker told by another instance', () => {
+  it('trip opens it for a cool-down, reset closes it', () => {
+    const changes: string[] = [];
+    const breaker = new CircuitBreaker({ failureThreshold: 3, windowMs: 1_000, cooldownMs: 500 }, (s) =>
+      changes.push(s),
+    );
+    breaker.trip(100);
+    expect(breaker.state(599)).toBe('open');
+    expect(breaker.state(600)).toBe('half_open');
+    breaker.reset();
+    expect(breaker.state(601)).toBe('closed');
+    expect(changes).toEqual(['open', 'closed']);
+  });
+});

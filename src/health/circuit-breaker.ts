@@ -97,6 +97,23 @@ export class CircuitBreaker {
     }
   }
 
+  /** Opens the circuit at `now` (another instance's breaker opened, or its trial failed). */
+  trip(now: number): void {
+    this.open = true;
+    this.openedAt = now;
+    this.trialAt = null;
+    this.failures = [];
+    this.report('open');
+  }
+
+  /** Closes the circuit (another instance's trial succeeded). */
+  reset(): void {
+    this.open = false;
+    this.trialAt = null;
+    this.failures = [];
+    this.report('closed');
+  }
+
   private report(state: BreakerState): void {
     if (state !== this.reported) {
       this.reported = state;

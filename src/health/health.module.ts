@@ -6,6 +6,7 @@ import { HealthProber } from './health.prober.js';
 import { HealthRepository } from './health.repository.js';
 import { HealthService } from './health.service.js';
 import { ProviderHealth } from './provider-health.js';
+import { SharedCircuits } from './shared-circuits.js';
 import { StatusController } from './status.controller.js';
 import { StatusService } from './status.service.js';
 
@@ -16,6 +17,7 @@ import { StatusService } from './status.service.js';
   controllers: [StatusController],
   providers: [
     HealthService,
+    SharedCircuits,
     { provide: ProviderHealth, useExisting: HealthService },
     HealthMetrics,
     HealthRepository,

@@ -58,6 +58,28 @@ export class ProviderStatusDto {
 export class ModelDeploymentStatusDto {
   @ApiProperty({ enum: PROVIDER_IDS }) provider!: ProviderId;
   @ApiProperty({ enum: PROVIDER_STATES }) state!: ProviderStatusState;
+  @ApiProperty({
+    type: 'number',
+    nullable: true,
+    description:
+      'This instance’s moving estimate of the time to first token (ms) at this provider, from live requests (or ' +
+      'from probes when there was no recent traffic); null when it knows nothing recent. `sort: "latency"` orders by it.',
+    example: 212.5,
+  })
+  ttft_ms!: number | null;
+  @ApiProperty({
+    type: 'number',
+    nullable: true,
+    description: 'Its moving estimate of output tokens per second (from streams), or null.',
+    example: 480,
+  })
+  tokens_per_second!: number | null;
+  @ApiProperty({
+    enum: ['traffic', 'probe'],
+    nullable: true,
+    description: 'What the estimate comes from, or null when there is none.',
+  })
+  latency_source!: 'traffic' | 'probe' | null;
 }
 
 export class ModelStatusDto {
@@ -154,21 +176,49 @@ export const STATUS_EXAMPLE = {
       {
         id: 'gpt-6-luna',
         state: 'healthy',
-        providers: [{ provider: 'openai', state: 'healthy' }],
+        providers: [
+          {
+            provider: 'openai',
+            state: 'healthy',
+            ttft_ms: 184.2,
+            tokens_per_second: 95.1,
+            latency_source: 'traffic',
+          },
+        ],
         fallback: 'claude-haiku-5-5',
       },
       {
         id: 'claude-sonnet-5-5',
         state: 'healthy',
-        providers: [{ provider: 'anthropic', state: 'healthy' }],
+        providers: [
+          {
+            provider: 'anthropic',
+            state: 'healthy',
+            ttft_ms: 41,
+            tokens_per_second: null,
+            latency_source: 'probe',
+          },
+        ],
         fallback: 'gpt-6.2-sol',
       },
       {
         id: 'gpt-oss-120b',
         state: 'healthy',
         providers: [
-          { provider: 'cerebras', state: 'healthy' },
-          { provider: 'groq', state: 'healthy' },
+          {
+            provider: 'cerebras',
+            state: 'healthy',
+            ttft_ms: 95.7,
+            tokens_per_second: 1810.4,
+            latency_source: 'traffic',
+          },
+          {
+            provider: 'groq',
+            state: 'healthy',
+            ttft_ms: null,
+            tokens_per_second: null,
+            latency_source: null,
+          },
         ],
         fallback: 'openai/gpt-oss-20b',
       },

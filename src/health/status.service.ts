@@ -32,10 +32,16 @@ export class StatusService {
     const uptime = await this.uptime24h();
     const providers = PROVIDER_IDS.map((id) => this.provider(id, uptime.get(id)));
     const models = this.catalog.list().map((model): ModelStatusDto => {
-      const deployments = model.deployments.map((d) => ({
-        provider: d.provider,
-        state: this.deploymentState(d.provider, d.providerModel),
-      }));
+      const deployments = model.deployments.map((d) => {
+        const latency = this.health.latency(d.provider, d.providerModel);
+        return {
+          provider: d.provider,
+          state: this.deploymentState(d.provider, d.providerModel),
+          ttft_ms: latency?.ttftMs ?? null,
+          tokens_per_second: latency?.tokensPerSecond ?? null,
+          latency_source: latency?.source ?? null,
+        };
+      });
       const usable = deployments
         .map((d) => usableState(d.state))
         .filter((s): s is ModelStatusState => s !== null && s !== 'down');

@@ -4,12 +4,19 @@ import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import type { ProviderId } from '../common/provider-ids.js';
 import { feasibleCandidates, rank, type Candidate } from './candidates.js';
+import { DEFAULT_PREFERENCES, type RoutePreferences } from './preferences.js';
 
 const catalog = new CatalogService();
 
 function feasible(
   request: Partial<ChatCompletionRequest> & { model: string },
-  options: { enabled?: (p: ProviderId) => boolean; refuse?: (c: Candidate) => boolean; prompt?: number } = {},
+  options: {
+    enabled?: (p: ProviderId) => boolean;
+    refuse?: (c: Candidate) => boolean;
+    prompt?: number;
+    prefs?: Partial<RoutePreferences>;
+    droppable?: string[];
+  } = {},
 ): Candidate[] {
   const full: ChatCompletionRequest = { messages: [{ role: 'user', content: 'hi' }], ...request };
   return feasibleCandidates({
@@ -17,7 +24,8 @@ function feasible(
     chain: catalog.chain(full.model),
     promptTokens: options.prompt ?? 10,
     enabled: options.enabled ?? (() => true),
-    droppable: new Set(),
+    droppable: new Set(options.droppable ?? []),
+    preferences: { ...DEFAULT_PREFERENCES, ...options.prefs },
     context: (deployment) => ({
       deployment,
       config: { id: deployment.provider, baseUrl: 'fake://', apiKey: 'k' },
@@ -99,5 +107,114 @@ describe('rank', () => {
     expect(names(groqDegraded).slice(0, 2)).toEqual(['gpt-oss-120b@cerebras', 'gpt-oss-120b@groq']);
     const groqDown = rank(list, { health: byProvider('groq', Infinity), cost: () => 0n });
     expect(names(groqDown)).not.toContain('gpt-oss-120b@groq');
+  });
+});
+
+describe('provider preferences', () => {
+  const prefs = (p: Partial<RoutePreferences>) => ({ prefs: p });
+
+  it('only: keeps the listed providers, for the model and its fallbacks', () => {
+    expect(names(feasible({ model: 'gpt-oss-120b' }, prefs({ only: ['groq'] })))).toEqual([
+      'gpt-oss-120b@groq',
+      'openai/gpt-oss-20b@groq',
+    ]);
+  });
+
+  it('ignore: never uses the listed providers', () => {
+    const list = names(feasible({ model: 'gpt-oss-120b' }, prefs({ ignore: ['groq'] })));
+    expect(list[0]).toBe('gpt-oss-120b@cerebras');
+    expect(list.some((c) => c.endsWith('@groq'))).toBe(false);
+  });
+
+  it('a choice that leaves the model no provider is a 400 naming the field', () => {
+    expect(refusal(() => feasible({ model: 'gpt-6-luna' }, prefs({ only: ['anthropic'] })))).toMatchObject({
+      code: ErrorCode.InvalidRequest,
+      param: 'provider.only',
+    });
+    expect(refusal(() => feasible({ model: 'gpt-6-luna' }, prefs({ ignore: ['openai'] })))).toMatchObject({
+      param: 'provider.ignore',
+    });
+    expect(
+      refusal(() => feasible({ model: 'gpt-6-luna' }, prefs({ order: ['groq'], allowFallbacks: false }))),
+    ).toMatchObject({ param: 'provider.order' });
+  });
+
+  it('allow_fallbacks false with order: only the providers of order', () => {
+    const chain = catalog.chain('gpt-oss-120b').slice(0, 1);
+    const list = feasibleCandidates({
+      request: { model: 'gpt-oss-120b', messages: [{ role: 'user', content: 'hi' }] },
+      chain,
+      promptTokens: 10,
+      enabled: () => true,
+      droppable: new Set(),
+      preferences: { ...DEFAULT_PREFERENCES, order: ['cerebras'], allowFallbacks: false },
+      context: (deployment) => ({
+        deployment,
+        config: { id: deployment.provider, baseUrl: 'fake://', apiKey: 'k' },
+        toolState: new Map(),
+      }),
+      build: () => ({ method: 'POST', url: 'fake://', headers: {} }),
+    });
+    expect(names(list)).toEqual(['gpt-oss-120b@cerebras']);
+  });
+
+  it('when the only allowed provider refuses a parameter, that is the 400 (another provider would have taken it)', () => {
+    const cerebrasRefuses = (c: Candidate) => c.deployment.provider === 'cerebras';
+    expect(names(feasible({ model: 'gpt-oss-120b' }, { refuse: cerebrasRefuses })).slice(0, 1)).toEqual([
+      'gpt-oss-120b@groq',
+    ]);
+    expect(
+      refusal(() =>
+        feasible({ model: 'gpt-oss-120b' }, { refuse: cerebrasRefuses, prefs: { only: ['cerebras'] } }),
+      ),
+    ).toMatchObject({ param: 'x' });
+  });
+});
+
+describe('rank with preferences', () => {
+  const list = feasible({ model: 'gpt-oss-120b' });
+  const byProvider = (values: Partial<Record<ProviderId, number>>) => (c: Candidate) =>
+    values[c.deployment.provider] ?? null;
+  const primary = (ranked: Candidate[]) => names(ranked.filter((c) => c.primary));
+
+  it('order puts the listed providers first, in their order, whatever the sort says', () => {
+    const cost = (c: Candidate) => (c.deployment.provider === 'groq' ? 1n : 2n);
+    expect(primary(rank(list, { health: () => 0, cost }))).toEqual([
+      'gpt-oss-120b@groq',
+      'gpt-oss-120b@cerebras',
+    ]);
+    expect(primary(rank(list, { health: () => 0, cost, first: ['cerebras'] }))).toEqual([
+      'gpt-oss-120b@cerebras',
+      'gpt-oss-120b@groq',
+    ]);
+  });
+
+  it('sort latency puts the faster first, unknown latency last; price ignores health; health breaks price ties with latency', () => {
+    const cost = (c: Candidate) => (c.deployment.provider === 'groq' ? 1n : 2n);
+    const latency = byProvider({ cerebras: 80, groq: 400 });
+    expect(primary(rank(list, { health: () => 0, cost, latency, sort: 'latency' }))[0]).toBe(
+      'gpt-oss-120b@cerebras',
+    );
+    expect(
+      primary(rank(list, { health: () => 0, cost, latency: byProvider({ groq: 400 }), sort: 'latency' }))[0],
+    ).toBe('gpt-oss-120b@groq');
+    const groqDegraded = (c: Candidate) => (c.deployment.provider === 'groq' ? 1 : 0);
+    expect(primary(rank(list, { health: groqDegraded, cost, sort: 'price' }))[0]).toBe('gpt-oss-120b@groq');
+    expect(primary(rank(list, { health: groqDegraded, cost }))[0]).toBe('gpt-oss-120b@cerebras');
+    // equally healthy and priced: the faster first (default sort)
+    expect(primary(rank(list, { health: () => 0, cost: () => 1n, latency }))[0]).toBe(
+      'gpt-oss-120b@cerebras',
+    );
+    expect(
+      primary(
+        rank(list, { health: () => 0, cost: () => 1n, latency: byProvider({ cerebras: 500, groq: 20 }) }),
+      )[0],
+    ).toBe('gpt-oss-120b@groq');
+  });
+
+  it('never reorders models: the fallbacks stay after the primary model', () => {
+    const ranked = rank(list, { health: () => 0, cost: () => 1n, latency: () => 1, first: ['groq'] });
+    const firstFallback = ranked.findIndex((c) => !c.primary);
+    expect(ranked.slice(0, firstFallback).every((c) => c.primary)).toBe(true);
   });
 });

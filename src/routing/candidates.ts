@@ -3,6 +3,13 @@ import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import type { ProviderId } from '../common/provider-ids.js';
 import type { MapContext, UpstreamRequest } from '../providers/types.js';
+import {
+  DEFAULT_PREFERENCES,
+  providerAllowed,
+  restrictingParam,
+  type RoutePreferences,
+  type RouteSort,
+} from './preferences.js';
 
 /** One place the request may be served: a model of the chain at one of its providers. */
 export interface Candidate {
@@ -39,6 +46,8 @@ export interface FeasibilityInput {
   build: (candidate: Candidate) => UpstreamRequest;
   /** Parameters a deployment that cannot take them leaves out (sampling knobs) instead of refusing the request. */
   droppable: ReadonlySet<string>;
+  /** The request's `provider` preferences: which providers may serve it (default: any). */
+  preferences?: RoutePreferences;
 }
 
 /** Request parameters that are "set" (a client sending the default null does not use the parameter). */
@@ -144,11 +153,25 @@ function refusal(
  */
 export function feasibleCandidates(input: FeasibilityInput): Candidate[] {
   const { request, chain, promptTokens } = input;
+  const prefs = input.preferences ?? DEFAULT_PREFERENCES;
   const used = usedParams(request);
   const out: Candidate[] = [];
   const seen = new Set<string>();
   chain.forEach((model, position) => {
     const primary = position === 0;
+    // The client's provider choice comes first: a choice that leaves the model no provider is its own 400.
+    const deployments = model.deployments.filter((d) => providerAllowed(prefs, d.provider));
+    if (deployments.length === 0) {
+      if (primary) {
+        throw new GatewayError(
+          ErrorCode.InvalidRequest,
+          `No provider allowed by \`${restrictingParam(prefs)}\` serves the model \`${model.id}\` (served by ` +
+            `${model.deployments.map((d) => d.provider).join(', ')}).`,
+          { param: restrictingParam(prefs) },
+        );
+      }
+      return;
+    }
     const skipped = modelSkip(model, request);
     if (skipped) {
       if (primary) {
@@ -159,7 +182,8 @@ export function feasibleCandidates(input: FeasibilityInput): Candidate[] {
     const skips: Skip[] = [];
     let mapped = 0;
     let refusedByAdapter: GatewayError | null = null;
-    model.deployments.forEach((deployment, order) => {
+    deployments.forEach((deployment) => {
+      const order = model.deployments.indexOf(deployment);
       const skip = deploymentSkip(deployment, request, used, promptTokens, input.droppable);
       if (skip) {
         skips.push(skip);
@@ -187,7 +211,7 @@ export function feasibleCandidates(input: FeasibilityInput): Candidate[] {
     });
     if (primary) {
       // The model cannot serve it anywhere (or every configured provider of it refuses it): the client's error.
-      if (skips.length === model.deployments.length) {
+      if (skips.length === deployments.length) {
         throw refusal(skips[0], model, request, promptTokens);
       }
       if (refusedByAdapter && !out.some((c) => c.primary) && mapped > 0) {
@@ -203,16 +227,43 @@ export interface RankInput {
   health: (candidate: Candidate) => number;
   /** The deployment's current price per million output tokens: the cheaper first among equally healthy. */
   cost: (candidate: Candidate) => bigint;
+  /** The deployment's expected time to first token (ms) from what was measured, or null when nothing is known. */
+  latency?: (candidate: Candidate) => number | null;
+  /** What orders a model's deployments (default `health`). */
+  sort?: RouteSort;
+  /** Providers to try first, in this order (`provider.order`), before the sort applies to the rest. */
+  first?: readonly string[] | null;
 }
 
+type Scored = { candidate: Candidate; index: number; health: number; cost: bigint; latency: number };
+
+const byHealth = (a: Scored, b: Scored) => a.health - b.health;
+const byCost = (a: Scored, b: Scored) => (a.cost < b.cost ? -1 : a.cost > b.cost ? 1 : 0);
+// Unknown latency (Infinity) after every measured one; two unknowns are equal.
+const byLatency = (a: Scored, b: Scored) =>
+  a.latency === b.latency ? 0 : a.latency < b.latency ? -1 : a.latency > b.latency ? 1 : 0;
+const SORTS: Record<RouteSort, Array<(a: Scored, b: Scored) => number>> = {
+  health: [byHealth, byCost, byLatency],
+  price: [byCost, byHealth, byLatency],
+  latency: [byLatency, byHealth, byCost],
+};
+
 /**
- * The failover order: each model of the chain in turn (the requested model first), and within a model its
- * deployments healthy before degraded, the cheaper first among equals, catalog order breaking ties. Down
- * deployments and open circuits are left out. An empty result means nothing is available (→ 503).
+ * The failover order: each model of the chain in turn (the requested model first), and within a model the
+ * providers of `first` in their order, then its deployments by `sort`: by default healthy before degraded, the
+ * cheaper first among equals, the faster (measured time to first token) among equally priced, catalog order
+ * breaking ties. Down deployments and open circuits are left out. An empty result means nothing is available
+ * (→ 503).
  */
 export function rank(candidates: readonly Candidate[], by: RankInput): Candidate[] {
-  const scored = candidates
-    .map((candidate, index) => ({ candidate, index, health: by.health(candidate), cost: by.cost(candidate) }))
+  const scored: Scored[] = candidates
+    .map((candidate, index) => ({
+      candidate,
+      index,
+      health: by.health(candidate),
+      cost: by.cost(candidate),
+      latency: by.latency?.(candidate) ?? Infinity,
+    }))
     .filter((s) => Number.isFinite(s.health));
   const position = new Map<CatalogModel, number>();
   for (const { candidate } of scored) {
@@ -220,14 +271,29 @@ export function rank(candidates: readonly Candidate[], by: RankInput): Candidate
       position.set(candidate.model, position.size);
     }
   }
+  const first = by.first ?? [];
+  const pinned = (s: Scored) => {
+    const at = first.indexOf(s.candidate.deployment.provider);
+    return at < 0 ? first.length : at;
+  };
+  const keys = SORTS[by.sort ?? 'health'];
   return scored
-    .sort(
-      (a, b) =>
-        position.get(a.candidate.model)! - position.get(b.candidate.model)! ||
-        a.health - b.health ||
-        (a.cost < b.cost ? -1 : a.cost > b.cost ? 1 : 0) ||
-        a.candidate.order - b.candidate.order ||
-        a.index - b.index,
-    )
+    .sort((a, b) => {
+      const model = position.get(a.candidate.model)! - position.get(b.candidate.model)!;
+      if (model !== 0) {
+        return model;
+      }
+      const pin = pinned(a) - pinned(b);
+      if (pin !== 0) {
+        return pin;
+      }
+      for (const key of keys) {
+        const c = key(a, b);
+        if (c !== 0) {
+          return c;
+        }
+      }
+      return a.candidate.order - b.candidate.order || a.index - b.index;
+    })
     .map((s) => s.candidate);
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { ErrorCode } from '../common/errors.js';
 import type { Config } from '../config/config.js';
+import { SystemClock } from '../common/clock.js';
 import type { ProviderHealth } from '../health/provider-health.js';
 import type { ProviderId } from '../common/provider-ids.js';
 import type { ChatCompletionRequest } from '../providers/openai-types.js';
@@ -90,13 +91,23 @@ function setup(scripts: Partial<Record<ProviderId, Script[]>>) {
     recordSuccess: (provider) => health.push(`ok ${provider}`),
     recordFailure: (provider, _model, failure) => health.push(`fail ${provider} ${failure.status}`),
     recordSkipped: (provider) => health.push(`skip ${provider}`),
+
+    recordLatency: () => undefined,
+    latency: () => null,
+    prepare: () => Promise.resolve(),
   };
   const adapters = Object.fromEntries(PROVIDERS.map((id) => [id, fakeAdapter(id)])) as Record<
     ProviderId,
     ProviderAdapter
   >;
   const config = { upstream: { firstByteTimeoutMs: 1_000, connectTimeoutMs: 1_000 } } as Config;
-  const runner = new FailoverRunner({ send } as ProviderTransport, tracker, adapters, config);
+  const runner = new FailoverRunner(
+    { send } as ProviderTransport,
+    tracker,
+    adapters,
+    config,
+    new SystemClock(),
+  );
   return { runner, calls, health };
 }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ProviderHealth } from '../health/provider-health.js';
@@ -32,6 +33,8 @@ export type RunResult =
       broke: (failure: ProviderFailure) => void;
       /** From the start of the request to the first content. */
       ttftMs: number;
+      /** Reports how many tokens the stream delivered once it ended well (the provider's output speed). */
+      finished: (completionTokens: number) => void;
     }
   | {
       kind: 'failed';
@@ -85,6 +88,7 @@ export class FailoverRunner {
     private readonly health: ProviderHealth,
     @Inject(PROVIDER_ADAPTERS) private readonly adapters: Record<ProviderId, ProviderAdapter>,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly clock: Clock,
   ) {
     this.send = transport.send.bind(transport);
   }
@@ -125,7 +129,7 @@ export class FailoverRunner {
       current = candidate;
       run.onAttempt?.(candidate);
       const { provider, providerModel } = candidate.deployment;
-      const began = Date.now();
+      const began = this.clock.now();
       const abort = new AbortController();
       const link = () => abort.abort();
       run.signal.addEventListener('abort', link, { once: true });
@@ -133,11 +137,21 @@ export class FailoverRunner {
         ? await this.tryStream(adapter, candidate, upstream, abort)
         : await this.tryJson(adapter, candidate, upstream, abort.signal);
       if (!('failure' in outcome)) {
-        this.health.recordSuccess(provider, providerModel, Date.now() - began);
+        const firstContentAt = this.clock.now();
+        this.health.recordSuccess(provider, providerModel, firstContentAt - began);
         if ('response' in outcome) {
           run.signal.removeEventListener('abort', link);
+          this.health.recordLatency(provider, providerModel, {
+            kind: 'json',
+            totalMs: firstContentAt - began,
+            completionTokens: outcome.response.usage?.completion_tokens ?? 0,
+          });
           return { kind: 'json', candidate, attempts, response: outcome.response };
         }
+        this.health.recordLatency(provider, providerModel, {
+          kind: 'stream',
+          ttftMs: firstContentAt - began,
+        });
         return {
           kind: 'stream',
           candidate,
@@ -150,6 +164,12 @@ export class FailoverRunner {
           },
           broke: (failure) => this.health.recordFailure(provider, providerModel, failure),
           ttftMs: Date.now() - run.started,
+          finished: (tokens) =>
+            this.health.recordLatency(provider, providerModel, {
+              kind: 'throughput',
+              tokens,
+              ms: this.clock.now() - firstContentAt,
+            }),
         };
       }
       abort.abort();

@@ -9,7 +9,9 @@ import type { ChatCompletionRequest } from '../providers/openai-types.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
 import type { ProviderId } from '../common/provider-ids.js';
 import type { ProviderAdapter, ToolCallState, UpstreamRequest } from '../providers/types.js';
+import type { CatalogModel } from '../catalog/catalog.types.js';
 import { feasibleCandidates, rank, type Candidate } from './candidates.js';
+import type { RoutePreferences } from './preferences.js';
 
 /** Parameters that only tune randomness: left out where a provider cannot take them (see `build`). */
 const SAMPLING: ReadonlySet<string> = new Set([
@@ -40,9 +42,9 @@ export class RoutePlanner {
     request: ChatCompletionRequest,
     prompt: PromptTokens,
     toolState: ReadonlyMap<string, ToolCallState>,
-    options: { anyProvider: boolean; strict: boolean },
+    options: { anyProvider: boolean; strict: boolean; preferences: RoutePreferences },
   ): Promise<Candidate[]> {
-    const chain = this.catalog.chain(request.model);
+    const chain = this.chain(request.model, options.preferences);
     // The bound tells at once that a prompt fits; only one that may not is counted with the tokenizer.
     const output = request.max_completion_tokens ?? request.max_tokens ?? 0;
     const smallest = Math.min(...chain.flatMap((m) => m.deployments.map((d) => d.contextWindow)));
@@ -54,6 +56,7 @@ export class RoutePlanner {
       promptTokens,
       enabled: (provider) => options.anyProvider || this.config.providers[provider].enabled,
       droppable: options.strict ? NONE : SAMPLING,
+      preferences: options.preferences,
       context: (deployment) => ({
         deployment,
         config: this.config.providers[deployment.provider],
@@ -66,6 +69,28 @@ export class RoutePlanner {
       }),
       build: (c) => this.build(request, c, options.strict),
     });
+  }
+
+  /**
+   * The models a request may be served by: its `models` list (every entry a known model, else the 404 naming it),
+   * or the model and the catalog's fallback chain; only its own models when fallbacks are not allowed.
+   */
+  private chain(model: string, preferences: RoutePreferences): readonly CatalogModel[] {
+    if (preferences.models) {
+      return preferences.models.map((id, i) => {
+        const known = this.catalog.get(id);
+        if (!known) {
+          throw new GatewayError(
+            ErrorCode.ModelNotFound,
+            `The model \`${id}\` does not exist or you do not have access to it.`,
+            { param: `models[${i}]` },
+          );
+        }
+        return known;
+      });
+    }
+    const chain = this.catalog.chain(model);
+    return preferences.allowFallbacks ? chain : chain.slice(0, 1);
   }
 
   /**
@@ -102,13 +127,16 @@ export class RoutePlanner {
     }
   }
 
-  /** The failover order of a live request: down providers and open circuits left out (empty → 503). */
-  order(candidates: readonly Candidate[]): Candidate[] {
+  /**
+   * The failover order of a live request (`provider.order` first, then by `provider.sort`): down providers and
+   * open circuits left out (empty → 503).
+   */
+  async order(candidates: readonly Candidate[], preferences: RoutePreferences): Promise<Candidate[]> {
+    await this.health.prepare(candidates.map((c) => c.deployment));
     const now = new Date();
     const cost = (c: Candidate) => priceAt(c.deployment, c.model.id, now).outputPerM;
     const left = new Set<Candidate>();
     const ordered = rank(candidates, {
-      // Asked once per candidate: a rank may grant a half-open circuit's one trial.
       health: (c) => {
         const value = this.health.rank(c.deployment.provider, c.deployment.providerModel);
         if (!Number.isFinite(value)) {
@@ -117,6 +145,9 @@ export class RoutePlanner {
         return value;
       },
       cost,
+      latency: (c) => this.health.latency(c.deployment.provider, c.deployment.providerModel)?.ttftMs ?? null,
+      sort: preferences.sort,
+      first: preferences.order,
     });
     if (left.size > 0) {
       // Skipped: left out, and ahead of the first candidate tried in the order health would not change.
