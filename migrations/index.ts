@@ -3,6 +3,7 @@ import { Billing1764070000000 } from './1764070000000-billing.js';
 import { Health1764080000000 } from './1764080000000-health.js';
 import { LedgerGuard1764090000000 } from './1764090000000-ledger-guard.js';
 import { CreditLeases1764100000000 } from './1764100000000-credit-leases.js';
+import { Admin1764110000000 } from './1764110000000-admin.js';
 
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   Health1764080000000,
   LedgerGuard1764090000000,
   CreditLeases1764100000000,
+  Admin1764110000000,
 ];

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { KeysModule } from '../keys/keys.module.js';
+import { AdjustmentsService } from './adjustments.service.js';
 import { BillingRepository } from './billing.repository.js';
 import { CreditsController } from './credits.controller.js';
 import { CreditsService } from './credits.service.js';
@@ -23,6 +24,7 @@ import { SettlementRepository } from './settlement.repository.js';
   imports: [KeysModule, LedgerModule, CatalogModule],
   controllers: [CreditsController],
   providers: [
+    AdjustmentsService,
     BillingRepository,
     MeteringService,
     CreditsService,
@@ -35,6 +37,6 @@ import { SettlementRepository } from './settlement.repository.js';
     SettlementJournal,
     InflightRegistry,
   ],
-  exports: [MeteringService, IdempotencyService],
+  exports: [MeteringService, IdempotencyService, AdjustmentsService, CreditsService],
 })
 export class BillingModule {}

@@ -48,7 +48,7 @@ export class BillingRepository {
       const done = await this.dataSource.transaction(async (m) => {
         const due = (await m.query(
           `SELECT id, plan, balance_micro, period_end FROM accounts
-            WHERE period_end <= $1 AND status <> 'pending_deletion'
+            WHERE period_end <= $1 AND status NOT IN ('pending_deletion', 'deleted')
             ORDER BY period_end LIMIT 1 FOR UPDATE SKIP LOCKED`,
           [now],
         )) as Array<{ id: string; plan: Plan; balance_micro: string; period_end: Date }>;

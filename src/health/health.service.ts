@@ -4,6 +4,7 @@ import { Clock } from '../common/clock.js';
 import { CONFIG, type Config } from '../config/config.js';
 import type { ProviderFailure } from '../providers/types.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { ProviderDrains } from './drains.js';
 import { HealthMetrics } from './health.metrics.js';
 import type { BreakerState, HealthState, ProbeRecord } from './health.types.js';
 import { countsAgainstModel, countsAgainstProvider, failureReason } from './probe-outcome.js';
@@ -39,11 +40,15 @@ export class HealthService extends ProviderHealth {
     @Inject(CONFIG) private readonly config: Config,
     private readonly metrics: HealthMetrics,
     private readonly clock: Clock,
+    private readonly drains: ProviderDrains,
   ) {
     super();
   }
 
   rank(provider: ProviderId, providerModel: string): number {
+    if (this.drains.isDrained(provider)) {
+      return Infinity; // drained by staff: skipped like a provider that is down
+    }
     const now = this.clock.now();
     const whole = this.breaker(provider, null);
     const model = this.breaker(provider, providerModel);

@@ -33,7 +33,8 @@ import { describeErrors, loadOpenAiSpec } from '../conformance/openai-spec.js';
 
 /** What each guard answers. A new guard fails the test until it is listed here (and documented on its routes). */
 const GUARD_STATUSES: Record<string, number[]> = {
-  ApiKeyGuard: [401],
+  ApiKeyGuard: [401, 403],
+  StaffGuard: [401, 403],
   AccountAuthGuard: [401, 403],
   RateLimitGuard: [429],
   AuthRateLimitGuard: [429],
