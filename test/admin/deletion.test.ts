@@ -168,6 +168,8 @@ describe('account deletion and the 30-day purge', () => {
       (await call(g.t, 'POST', '/auth/login', { email: acct.email, password: 'a-long-password' })).status,
     ).toBe(200);
     expect((await call(g.t, 'GET', '/v1/keys', undefined, key)).status).toBe(401);
+    // The deletion ended the sessions it found: the old token stays refused, a new log-in works.
+    expect((await call(g.t, 'GET', '/v1/keys', undefined, acct.token)).status).toBe(401);
     clock.advance(31 * DAY);
     await g.t.app.get(PurgeService).purgeDue();
     const [row] = await g.t.db.query(`SELECT email, status FROM accounts WHERE id = $1`, [acct.accountId]);
