@@ -380,13 +380,11 @@ export class AdminService {
   }
 
   auditLog(filter: AuditFilter): Promise<Page<AuditEntryView>> {
-    return this.audit
-      .list({ ...filter, limit: filter.limit + 1 })
-      .then((rows) => ({
-        object: 'list',
-        data: rows.slice(0, filter.limit),
-        has_more: rows.length > filter.limit,
-      }));
+    return this.audit.list({ ...filter, limit: filter.limit + 1 }).then((rows) => ({
+      object: 'list',
+      data: rows.slice(0, filter.limit),
+      has_more: rows.length > filter.limit,
+    }));
   }
 
   /**
