@@ -6,6 +6,8 @@ import { CreditLeases1764100000000 } from './1764100000000-credit-leases.js';
 import { StripeBilling1764110000000 } from './1764110000000-stripe-billing.js';
 import { UsageRead1764120000000 } from './1764120000000-usage-read.js';
 
+import { Admin1764130000000 } from './1764130000000-admin.js';
+
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
 export const MIGRATIONS = [
   Foundation1764060000000,
@@ -15,4 +17,6 @@ export const MIGRATIONS = [
   CreditLeases1764100000000,
   StripeBilling1764110000000,
   UsageRead1764120000000,
+
+  Admin1764130000000,
 ];

@@ -6,6 +6,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AccountsModule } from './accounts/accounts.module.js';
+import { AdminModule } from './admin/admin.module.js';
 import { BillingModule } from './billing/billing.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ChatModule } from './chat/chat.module.js';
@@ -98,6 +99,8 @@ export class AppModule {
         BillingModule,
         ChatModule,
         UsageModule,
+
+        AdminModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: OpenAiExceptionFilter }],
     };

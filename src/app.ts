@@ -288,6 +288,7 @@ export function buildOpenApi(app: NestFastifyApplication): OpenAPIObject {
     .addTag('auth', 'Dashboard accounts and session tokens')
     .addTag('status', 'Provider and model health (public)')
     .addTag('ops', 'Liveness, readiness and Prometheus metrics, for operators')
+    .addTag('admin', 'Support staff: accounts, credits, keys, plans, deletion, providers, staff, audit log')
     .build();
   const document = SwaggerModule.createDocument(app, config);
   const schemas = (document.components ??= {}).schemas ?? {};

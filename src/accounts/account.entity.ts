@@ -4,7 +4,7 @@ export const ROLES = ['user', 'support', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 export const PLANS = ['free', 'power', 'pro'] as const;
 export type Plan = (typeof PLANS)[number];
-export const ACCOUNT_STATUSES = ['active', 'suspended', 'pending_deletion'] as const;
+export const ACCOUNT_STATUSES = ['active', 'suspended', 'pending_deletion', 'deleted'] as const;
 export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
 
 @Entity('accounts')
@@ -47,4 +47,15 @@ export class Account {
 
   @Column('timestamptz', { name: 'deletion_requested_at', nullable: true })
   deletionRequestedAt!: Date | null;
+
+  /** When the purge job may erase the account's data (30 days after the deletion request). */
+  @Column('timestamptz', { name: 'purge_after', nullable: true })
+  purgeAfter!: Date | null;
+
+  @Column('timestamptz', { name: 'purged_at', nullable: true })
+  purgedAt!: Date | null;
+
+  /** Sessions carry the epoch they were issued in: bumping it ends them all. */
+  @Column('integer', { name: 'session_epoch' })
+  sessionEpoch!: number;
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
+import type { EntityManager } from 'typeorm';
 import { CONFIG, type Config } from '../config/config.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { includedMicro } from '../billing/plans.js';
@@ -25,6 +26,8 @@ export interface AccountView {
 export interface SessionClaims {
   sub: string;
   role: Role;
+  /** The account's session epoch when the token was issued: a token of an older epoch is refused. */
+  ep?: number;
 }
 
 @Injectable()
@@ -73,7 +76,7 @@ export class AccountsService {
       throw new GatewayError(ErrorCode.InvalidApiKey, 'The session is invalid or has expired. Log in again.');
     }
     const account = await this.accounts.findById(claims.sub);
-    if (!account || account.status !== 'active') {
+    if (!account || account.status !== 'active' || (claims.ep ?? 0) !== account.sessionEpoch) {
       throw new GatewayError(ErrorCode.InvalidApiKey, 'The session is invalid or has expired. Log in again.');
     }
     return account;
@@ -101,6 +104,57 @@ export class AccountsService {
     }
   }
 
+  /** Whether `password` is the account's (for actions the owner confirms with it, such as deletion). */
+  async checkPassword(account: Account, password: string): Promise<boolean> {
+    return argon2.verify(account.passwordHash, password).catch(() => false);
+  }
+
+  findByIds(ids: string[]): Promise<Account[]> {
+    return this.accounts.findByIds(ids);
+  }
+
+  searchByEmail(text: string, limit: number, offset: number): Promise<Account[]> {
+    return this.accounts.searchByEmail(text, limit, offset);
+  }
+
+  listStaff(): Promise<Account[]> {
+    return this.accounts.listStaff();
+  }
+
+  /** Creates a staff account (or any role); null when the email is taken. */
+  createWithRole(email: string, password: string, role: Role): Promise<Account | null> {
+    return this.create(email, password, role);
+  }
+
+  transition(id: string, from: Account['status'][], to: Account['status']): Promise<Account | null> {
+    return this.accounts.transition(id, from, to);
+  }
+
+  requestDeletion(id: string, at: Date, purgeAfter: Date): Promise<Account | null> {
+    return this.accounts.requestDeletion(id, at, purgeAfter);
+  }
+
+  cancelDeletion(id: string): Promise<Account | null> {
+    return this.accounts.cancelDeletion(id);
+  }
+
+  /** Ends every session of the account (its tokens are refused from the next request on). */
+  endSessions(id: string): Promise<void> {
+    return this.accounts.endSessions(id);
+  }
+
+  setRole(id: string, role: Role): Promise<'changed' | 'last_admin' | 'not_found'> {
+    return this.accounts.setRole(id, role);
+  }
+
+  dueForPurge(m: EntityManager, now: Date, limit: number): Promise<string[]> {
+    return this.accounts.dueForPurge(m, now, limit);
+  }
+
+  tombstone(m: EntityManager, id: string, now: Date): Promise<void> {
+    return this.accounts.tombstone(m, id, now);
+  }
+
   toView(account: Account): AccountView {
     return {
       id: account.id,
@@ -124,7 +178,7 @@ export class AccountsService {
   }
 
   private async session(account: Account): Promise<Session> {
-    const claims: SessionClaims = { sub: account.id, role: account.role };
+    const claims: SessionClaims = { sub: account.id, role: account.role, ep: account.sessionEpoch };
     const token = await this.jwt.signAsync(claims, { expiresIn: this.config.auth.sessionTtlSeconds });
     return { token, expires_in: this.config.auth.sessionTtlSeconds, account: this.toView(account) };
   }

@@ -39,7 +39,7 @@ export class AccountDto {
   @ApiProperty() email!: string;
   @ApiProperty({ enum: ['user', 'support', 'admin'] }) role!: string;
   @ApiProperty({ enum: ['free', 'power', 'pro'] }) plan!: string;
-  @ApiProperty({ enum: ['active', 'suspended', 'pending_deletion'] }) status!: string;
+  @ApiProperty({ enum: ['active', 'suspended', 'pending_deletion', 'deleted'] }) status!: string;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
 }
 

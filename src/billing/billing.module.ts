@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { KeysModule } from '../keys/keys.module.js';
+import { AdjustmentsService } from './adjustments.service.js';
 import { BillingRepository } from './billing.repository.js';
 import { CreditsController } from './credits.controller.js';
 import { CreditsService } from './credits.service.js';
@@ -30,6 +31,7 @@ import { UsagePublisherModule } from '../usage/usage.publisher.js';
   imports: [KeysModule, LedgerModule, CatalogModule, UsagePublisherModule],
   controllers: [CreditsController, BillingController, StripeWebhookController],
   providers: [
+    AdjustmentsService,
     BillingRepository,
     MeteringService,
     CreditsService,
@@ -47,6 +49,6 @@ import { UsagePublisherModule } from '../usage/usage.publisher.js';
     OutboxRepository,
     OverageReporter,
   ],
-  exports: [MeteringService, IdempotencyService],
+  exports: [MeteringService, IdempotencyService, AdjustmentsService, CreditsService],
 })
 export class BillingModule {}

@@ -60,7 +60,7 @@ export class BillingRepository {
       const done = await this.dataSource.transaction(async (m) => {
         const due = (await m.query(
           `SELECT id, period_end + interval '1 month' AS next_end FROM accounts
-            WHERE period_end <= $1 AND status <> 'pending_deletion'
+            WHERE period_end <= $1 AND status NOT IN ('pending_deletion', 'deleted')
               AND (subscription_status IS NULL OR subscription_status NOT IN (${LIVE_SUBSCRIPTION}))
             ORDER BY period_end LIMIT 1 FOR UPDATE SKIP LOCKED`,
           [now],

@@ -218,6 +218,14 @@ const MISSING_KEY: ErrorExample = {
   when: 'No `Authorization: Bearer …` header.',
 };
 
+/** The key of a suspended account (support suspends it; the message says whom to ask). */
+const ACCOUNT_SUSPENDED: ErrorExample = {
+  error: ErrorCode.PermissionDenied,
+  name: 'account_suspended',
+  message: 'This account is suspended. Contact support to restore access.',
+  when: "The key's account is suspended: contact support.",
+};
+
 /** What a route behind `ApiKeyGuard` and `RateLimitGuard` answers (a live or test key). */
 export const API_KEY_ERRORS: ErrorExample[] = [
   {
@@ -225,6 +233,7 @@ export const API_KEY_ERRORS: ErrorExample[] = [
     message: 'Incorrect API key provided. You can find your API keys in the Conflux dashboard.',
   },
   MISSING_KEY,
+  ACCOUNT_SUSPENDED,
   KEY_RATE_LIMITED,
 ];
 
@@ -247,6 +256,7 @@ export const ACCOUNT_ERRORS: ErrorExample[] = [
     message: 'Test keys cannot manage the account. Use a live key.',
     when: 'A test key: account routes take a session token or a live key.',
   },
+  ACCOUNT_SUSPENDED,
   {
     ...KEY_RATE_LIMITED,
     when: 'A key past its plan’s requests per minute (sessions are not metered): wait `retry-after` seconds.',

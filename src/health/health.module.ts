@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { ProvidersModule } from '../providers/providers.module.js';
+import { ProviderDrains } from './drains.js';
 import { HealthMetrics } from './health.metrics.js';
 import { HealthProber } from './health.prober.js';
 import { HealthRepository } from './health.repository.js';
@@ -18,12 +19,14 @@ import { StatusService } from './status.service.js';
   providers: [
     HealthService,
     SharedCircuits,
+
+    ProviderDrains,
     { provide: ProviderHealth, useExisting: HealthService },
     HealthMetrics,
     HealthRepository,
     HealthProber,
     StatusService,
   ],
-  exports: [ProviderHealth, HealthService],
+  exports: [ProviderHealth, HealthService, ProviderDrains],
 })
 export class HealthModule {}

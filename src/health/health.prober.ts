@@ -12,6 +12,7 @@ import { CONFIG, type Config } from '../config/config.js';
 import { PROVIDER_ADAPTERS } from '../providers/registry.js';
 import { isFailure, ProviderTransport } from '../providers/transport.js';
 import type { ProviderAdapter } from '../providers/types.js';
+import { ProviderDrains } from './drains.js';
 import { HealthMetrics } from './health.metrics.js';
 import { HealthRepository } from './health.repository.js';
 import { HealthService } from './health.service.js';
@@ -47,6 +48,7 @@ export class HealthProber implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(PROVIDER_ADAPTERS) private readonly adapters: Record<ProviderId, ProviderAdapter>,
     private readonly scheduler: SchedulerRegistry,
     private readonly clock: Clock,
+    private readonly drains: ProviderDrains,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -81,11 +83,10 @@ export class HealthProber implements OnApplicationBootstrap, OnModuleDestroy {
     return this.round;
   }
 
-  /** Re-reads the latest shared results into the router's snapshot. */
+  /** Re-reads the latest shared results (and the drains) into the router's snapshot. */
   refresh(): Promise<void> {
-    this.refreshing ??= this.repository
-      .latest(this.staleAfterMs())
-      .then((records) => this.health.applySnapshot(records))
+    this.refreshing ??= Promise.all([this.repository.latest(this.staleAfterMs()), this.drains.refresh()])
+      .then(([records]) => this.health.applySnapshot(records))
       .catch((error: unknown) => this.failed('health snapshot refresh', error))
       .finally(() => (this.refreshing = null));
     return this.refreshing;

@@ -4,6 +4,7 @@ import { Clock } from '../common/clock.js';
 import { CONFIG, type Config } from '../config/config.js';
 import type { ProviderFailure } from '../providers/types.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { ProviderDrains } from './drains.js';
 import { HealthMetrics } from './health.metrics.js';
 import type { BreakerState, HealthState, ProbeRecord } from './health.types.js';
 import { LatencyEstimates, type LatencyEstimate, type LatencySample } from './latency.js';
@@ -58,6 +59,8 @@ export class HealthService extends ProviderHealth implements OnModuleInit {
     private readonly metrics: HealthMetrics,
     private readonly clock: Clock,
     private readonly circuits: SharedCircuits,
+
+    private readonly drains: ProviderDrains,
   ) {
     super();
   }
@@ -72,6 +75,9 @@ export class HealthService extends ProviderHealth implements OnModuleInit {
   }
 
   rank(provider: ProviderId, providerModel: string): number {
+    if (this.drains.isDrained(provider)) {
+      return Infinity; // drained by staff: skipped like a provider that is down
+    }
     const now = this.clock.now();
     const whole = this.breaker(provider, null);
     const model = this.breaker(provider, providerModel);

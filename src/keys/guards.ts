@@ -4,7 +4,7 @@ import { AccountsService } from '../accounts/accounts.service.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { KeysService } from './keys.service.js';
 
-function bearer(request: FastifyRequest): string {
+export function bearer(request: FastifyRequest): string {
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { IsNull, type DataSource } from 'typeorm';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
 import type { Account } from '../accounts/account.entity.js';
 import { ApiKey } from './api-key.entity.js';
 
@@ -79,6 +79,36 @@ export class KeysRepository {
   async revoke(accountId: string, publicId: string): Promise<ApiKey | null> {
     await this.repo.update({ accountId, publicId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
     return this.findByPublicId(accountId, publicId);
+  }
+
+  findAnyByPublicId(publicId: string): Promise<ApiKey | null> {
+    return this.repo.findOneBy({ publicId });
+  }
+
+  /** Revokes every key of the account not revoked yet; returns their hashes. */
+  async revokeAll(accountId: string, at: Date): Promise<string[]> {
+    const result = (await this.dataSource.query(
+      `UPDATE api_keys SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL RETURNING sha256`,
+      [accountId, at],
+    )) as unknown;
+    const rows = (
+      Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) ? result[0] : result
+    ) as Array<{ sha256: string }>;
+    return rows.map((r) => r.sha256);
+  }
+
+  async accountsByKey(text: string): Promise<string[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT DISTINCT account_id FROM api_keys
+        WHERE public_id = $1 OR (length($1) >= 12 AND left($1, 12) = display_prefix)
+        LIMIT 100`,
+      [text],
+    )) as Array<{ account_id: string }>;
+    return rows.map((r) => r.account_id);
+  }
+
+  async deleteAllOf(m: EntityManager, accountId: string): Promise<void> {
+    await m.query(`DELETE FROM api_keys WHERE account_id = $1`, [accountId]);
   }
 
   /** One write for many keys: `last_used_at` is batched, never written per request. */

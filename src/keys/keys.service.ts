@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
@@ -132,6 +133,43 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
+  /** Revokes a key of any account (support staff): null when no key has this id. Every instance drops it. */
+  async revokeAny(
+    publicId: string,
+  ): Promise<{ accountId: string; view: KeyView; wasRevoked: boolean } | null> {
+    const before = /^key_[0-9A-Za-z]{1,64}$/.test(publicId)
+      ? await this.keys.findAnyByPublicId(publicId)
+      : null;
+    if (!before) {
+      return null;
+    }
+    const key = (await this.keys.revoke(before.accountId, publicId))!;
+    this.cache.delete(key.sha256);
+    await this.redis.publish(REVOKED_CHANNEL, key.sha256);
+    return { accountId: key.accountId, view: this.toView(key), wasRevoked: before.revokedAt !== null };
+  }
+
+  /** Revokes every key of the account at once (deletion): every instance refuses them from the next request. */
+  async revokeAll(accountId: string): Promise<number> {
+    const hashes = await this.keys.revokeAll(accountId, this.clock.date());
+    for (const sha256 of hashes) {
+      this.cache.delete(sha256);
+      await this.redis.publish(REVOKED_CHANNEL, sha256);
+    }
+    await this.accountChanged(accountId);
+    return hashes.length;
+  }
+
+  /** The accounts owning a key whose public id is `text`, or whose display prefix the text starts with. */
+  accountsByKey(text: string): Promise<string[]> {
+    return this.keys.accountsByKey(text);
+  }
+
+  /** Deletes every key row of the account (the purge), in the caller's transaction. */
+  deleteAllOf(m: EntityManager, accountId: string): Promise<void> {
+    return this.keys.deleteAllOf(m, accountId);
+  }
+
   /** Drops every cached key of an account on every instance (after suspension, plan change, deletion). */
   async accountChanged(accountId: string): Promise<void> {
     this.forgetAccount(accountId);
@@ -181,6 +219,9 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
         `This API key (${found.key.publicId}) expired at ${found.key.expiresAt.toISOString()}. ` +
           'Create a new key (POST /v1/keys) and use it instead.',
       );
+    }
+    if (found.account.status === 'suspended') {
+      throw new GatewayError(ErrorCode.PermissionDenied, ACCOUNT_SUSPENDED);
     }
     if (found.account.status !== 'active') {
       throw new GatewayError(
@@ -234,6 +275,8 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     };
   }
 }
+
+export const ACCOUNT_SUSPENDED = 'This account is suspended. Contact support to restore access.';
 
 function invalidKey(): GatewayError {
   return new GatewayError(

@@ -34,7 +34,8 @@ import { describeErrors, loadOpenAiSpec } from '../conformance/openai-spec.js';
 
 /** What each guard answers. A new guard fails the test until it is listed here (and documented on its routes). */
 const GUARD_STATUSES: Record<string, number[]> = {
-  ApiKeyGuard: [401],
+  ApiKeyGuard: [401, 403],
+  StaffGuard: [401, 403],
   AccountAuthGuard: [401, 403],
   RateLimitGuard: [429],
   AuthRateLimitGuard: [429],
@@ -767,6 +768,130 @@ describe('the API reference', () => {
       expect: 200,
     });
     await check('POST /webhooks/stripe', '/webhooks/stripe', { body: payload, expect: 400 });
+
+    // The admin API (a staff session) and the owner's deletion.
+    const staff = await signup(g.t);
+    await g.t.db.query(`UPDATE accounts SET role = 'admin' WHERE id = $1`, [staff.accountId]);
+    const admin = staff.token;
+    const customer = await signup(g.t);
+    const customerKey = await createKey(g.t, customer.token, 'live');
+    const acct = `/admin/accounts/${customer.accountId}`;
+    const reason = { reason: 'Ticket #1: reference' };
+    await check('GET /admin/accounts', `/admin/accounts?q=${customer.email}`, { token: admin, expect: 200 });
+    await check('GET /admin/accounts', '/admin/accounts?limit=1000', { token: admin, expect: 400 });
+    await check('GET /admin/accounts', '/admin/accounts', { expect: 401 });
+    await check('GET /admin/accounts', '/admin/accounts', { token: g.session, expect: 403 });
+    await check('GET /admin/accounts', '/admin/accounts', { token: g.testKey, expect: 403 });
+    await check('GET /admin/accounts/{id}', acct, { token: admin, expect: 200 });
+    await check('GET /admin/accounts/{id}', `/admin/accounts/${crypto.randomUUID()}`, {
+      token: admin,
+      expect: 404,
+    });
+    await check('POST /admin/accounts/{id}/suspend', `${acct}/suspend`, {
+      body: reason,
+      token: admin,
+      expect: 200,
+    });
+    await check('POST /admin/accounts/{id}/suspend', `${acct}/suspend`, {
+      body: {},
+      token: admin,
+      expect: 400,
+    });
+    await check('GET /v1/models', '/v1/models', { token: customerKey.key, expect: 403 });
+    await check('POST /admin/accounts/{id}/reactivate', `${acct}/reactivate`, {
+      body: reason,
+      token: admin,
+      expect: 200,
+    });
+    const credits = 'POST /admin/accounts/{id}/credits';
+    const grant = { credits: '250', reason: 'Ticket #1: refund' };
+    await check(credits, `${acct}/credits`, {
+      body: grant,
+      token: admin,
+      headers: { 'idempotency-key': 'r1' },
+      expect: 200,
+    });
+    await check(credits, `${acct}/credits`, { body: grant, token: admin, expect: 400 });
+    await check(credits, `${acct}/credits`, {
+      body: { ...grant, credits: '-5000' },
+      token: admin,
+      headers: { 'idempotency-key': 'r2' },
+      expect: 400,
+    });
+    await check('GET /admin/accounts/{id}/ledger', `${acct}/ledger?limit=2`, { token: admin, expect: 200 });
+    await check('POST /admin/accounts/{id}/plan', `${acct}/plan`, {
+      body: { ...reason, plan: 'pro' },
+      token: admin,
+      expect: 200,
+    });
+    await check('DELETE /admin/keys/{key_id}', `/admin/keys/${customerKey.id}?reason=leaked`, {
+      token: admin,
+      expect: 200,
+    });
+    await check('DELETE /admin/keys/{key_id}', '/admin/keys/key_nope', { token: admin, expect: 404 });
+    await check('GET /admin/providers', '/admin/providers', { token: admin, expect: 200 });
+    await check('POST /admin/providers/{provider}/drain', '/admin/providers/groq/drain', {
+      body: reason,
+      token: admin,
+      expect: 200,
+    });
+    await check('POST /admin/providers/{provider}/restore', '/admin/providers/groq/restore', {
+      body: reason,
+      token: admin,
+      expect: 200,
+    });
+    await check('POST /admin/providers/{provider}/drain', '/admin/providers/nope/drain', {
+      body: reason,
+      token: admin,
+      expect: 404,
+    });
+    await check('GET /admin/staff', '/admin/staff', { token: admin, expect: 200 });
+    const staffCreated = await check('POST /admin/staff', '/admin/staff', {
+      body: { email: `support-${Date.now()}@example.com`, password: 'support-password', role: 'support' },
+      token: admin,
+      expect: 201,
+    });
+    const supportId = (JSON.parse(staffCreated.text) as { id: string }).id;
+    await check('PATCH /admin/staff/{id}', `/admin/staff/${supportId}`, {
+      body: { role: 'admin' },
+      token: admin,
+      expect: 200,
+    });
+    await check('PATCH /admin/staff/{id}', `/admin/staff/${supportId}`, {
+      body: { role: 'root' },
+      token: admin,
+      expect: 400,
+    });
+    await check('POST /admin/accounts/{id}/deletion', `${acct}/deletion`, {
+      body: reason,
+      token: admin,
+      expect: 200,
+    });
+    await check('DELETE /admin/accounts/{id}/deletion', `${acct}/deletion`, {
+      body: reason,
+      token: admin,
+      expect: 200,
+    });
+    await check('DELETE /admin/accounts/{id}/deletion', `${acct}/deletion`, {
+      body: reason,
+      token: admin,
+      expect: 409,
+    });
+    await check('GET /admin/audit', `/admin/audit?target=${customer.accountId}&limit=3`, {
+      token: admin,
+      expect: 200,
+    });
+    const leaving = await signup(g.t);
+    await check('DELETE /v1/account', '/v1/account', {
+      body: { password: 'wrong-password' },
+      token: leaving.token,
+      expect: 401,
+    });
+    await check('DELETE /v1/account', '/v1/account', {
+      body: { password: 'a-long-password' },
+      token: leaving.token,
+      expect: 200,
+    });
 
     // Every route answered a documented success at least once.
     for (const [op, operation] of operations(spec)) {

@@ -129,8 +129,8 @@ describe('API keys', () => {
     await t.db.query(`UPDATE accounts SET status = 'suspended' WHERE id = $1`, [acct.accountId]);
     await t.app.get(KeysService).accountChanged(acct.accountId);
     const res = await call(t, 'GET', '/v1/keys', undefined, key);
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('invalid_api_key');
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(/suspended/);
   });
 
   it('records last_used_at in batches, not per request', async () => {

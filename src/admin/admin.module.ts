@@ -1,0 +1,41 @@
+import { Module } from '@nestjs/common';
+import { BillingModule } from '../billing/billing.module.js';
+import { HealthModule } from '../health/health.module.js';
+import { KeysModule } from '../keys/keys.module.js';
+import { AccountController } from './account.controller.js';
+import {
+  AdminAccountsController,
+  AdminAuditController,
+  AdminKeysController,
+  AdminProvidersController,
+  AdminStaffController,
+} from './admin.controller.js';
+import { AdminService } from './admin.service.js';
+import { AuditLog } from './audit.js';
+import { PurgeService } from './purge.service.js';
+import { StaffGuard } from './staff.guard.js';
+import { NoSubscriptions, SubscriptionPort } from './subscription.port.js';
+
+/**
+ * Support staff under `/admin` (one staff guard on every controller), the owner's `DELETE /v1/account`, the audit
+ * log and the purge of deleted accounts. `SubscriptionPort` is where Stripe plugs in (no subscriptions without it).
+ */
+@Module({
+  imports: [KeysModule, BillingModule, HealthModule],
+  controllers: [
+    AdminAccountsController,
+    AdminKeysController,
+    AdminProvidersController,
+    AdminStaffController,
+    AdminAuditController,
+    AccountController,
+  ],
+  providers: [
+    AdminService,
+    AuditLog,
+    PurgeService,
+    StaffGuard,
+    { provide: SubscriptionPort, useClass: NoSubscriptions },
+  ],
+})
+export class AdminModule {}
