@@ -75,6 +75,9 @@ export const PROVIDER_NAMES: Record<string, string> = {
   gemini: 'Google Gemini',
   cerebras: 'Cerebras',
   groq: 'Groq',
+  google: 'Google',
+  qwen: 'Qwen',
+  meta: 'Meta',
 };
 
 export function providerName(id: string | null | undefined): string {

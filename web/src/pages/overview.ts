@@ -29,6 +29,24 @@ export function overviewPage(root: HTMLElement): () => void {
   const quick = h('div', null, loading());
   let latest: UsageEvent[] = [];
   let usageAvailable = true;
+  /** Whether the live usage stream is connected; without it, the graph moves with the balance's readings. */
+  let streaming = false;
+  let baseline: { used: number; requests: number } | null = null;
+  let historyProblem: string | null = null;
+  let streamMissing = false;
+  const explain = () => {
+    const polled = `moves with your balance, read every ${POLL_MS / 1000} s`;
+    if (historyProblem !== null && historyProblem !== 'missing') {
+      chartNote.textContent = `Could not load usage history: ${historyProblem}`;
+    } else if (historyProblem === 'missing' && streamMissing) {
+      chartNote.textContent = `Usage history and the live stream (GET /v1/usage, /v1/usage/stream) are not on this gateway yet: the graph starts now and ${polled}.`;
+    } else if (historyProblem === 'missing') {
+      chartNote.textContent =
+        'Usage history (GET /v1/usage) is not on this gateway yet: the graph starts now.';
+    } else if (streamMissing) {
+      chartNote.textContent = `The live usage stream (GET /v1/usage/stream) is not on this gateway yet: the graph ${polled}.`;
+    }
+  };
 
   root.append(
     h('div', { class: 'page-head' }, h('h1', null, 'Overview'), live),
@@ -130,6 +148,17 @@ export function overviewPage(root: HTMLElement): () => void {
     const included = Number(c.included);
     const used = Number(c.used);
     const percent = included > 0 ? Math.min(100, (used / included) * 100) : 0;
+    const requests = c.by_model.reduce((sum, m) => sum + m.requests, 0);
+    if (baseline && !streaming && (requests > baseline.requests || used > baseline.used)) {
+      // No stream: what was spent since the last reading goes to the current hour.
+      chart.add(
+        new Date().toISOString(),
+        Math.max(0, requests - baseline.requests),
+        Math.max(0, used - baseline.used),
+      );
+      showTotals();
+    }
+    baseline = { used, requests };
     fill(
       cards,
       stat(
@@ -206,10 +235,8 @@ export function overviewPage(root: HTMLElement): () => void {
     },
     (error: ApiError) => {
       usageAvailable = false;
-      chartNote.textContent =
-        error.status === 404
-          ? 'Usage history is not available on this gateway yet (GET /v1/usage): the graph starts from now.'
-          : `Could not load usage history: ${error.message}`;
+      historyProblem = error.status === 404 ? 'missing' : error.message;
+      explain();
     },
   );
   request<Page<UsageEvent>>('GET', `/v1/usage?limit=${LATEST}`).then(
@@ -240,6 +267,7 @@ export function overviewPage(root: HTMLElement): () => void {
       '/v1/usage/stream',
       (event, data) => {
         if (event === 'ready') {
+          streaming = true;
           live.textContent = 'Live';
           live.className = 'live-badge on';
         } else if (event === 'usage') {
@@ -254,6 +282,7 @@ export function overviewPage(root: HTMLElement): () => void {
       abort.signal,
     ).then(
       () => {
+        streaming = false;
         if (!abort.signal.aborted) {
           live.textContent = 'Reconnecting…';
           live.className = 'live-badge off';
@@ -261,6 +290,7 @@ export function overviewPage(root: HTMLElement): () => void {
         }
       },
       (error: unknown) => {
+        streaming = false;
         if (abort.signal.aborted) {
           return;
         }
