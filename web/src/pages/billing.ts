@@ -174,9 +174,9 @@ export function billingPage(root: HTMLElement): () => void {
             'div',
             { class: 'kv' },
             kv('Included', `${fmtCredits(credits.included, 0)} credits`),
-            kv('Used', `${fmtCredits(credits.used)} credits`),
+            kv('Used', `${fmtCredits(credits.used, 4)} credits`),
             kv('Overage', `${fmtCredits(credits.overage)} credits`),
-            kv('Balance', `${fmtCredits(credits.balance)} credits`),
+            kv('Balance', `${fmtCredits(credits.balance, 4)} credits`),
           ),
           meter(included > 0 ? (used / included) * 100 : 0),
           credits.overage_price_usd_per_credit === null

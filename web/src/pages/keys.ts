@@ -28,7 +28,7 @@ export function keysPage(root: HTMLElement): () => void {
     { class: 'row-form', novalidate: true },
     field('Name', name),
     field('Kind', kind),
-    field('Expires', expires, 'Optional'),
+    field('Expires (optional)', expires),
     h('div', { class: 'field submit' }, submit),
   );
   const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'revoke-title' });

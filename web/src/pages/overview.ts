@@ -298,8 +298,8 @@ export function overviewPage(root: HTMLElement): () => void {
         if (error instanceof ApiError && error.status === 404) {
           live.textContent = `Refreshes every ${POLL_MS / 1000} s`;
           live.title = 'The live usage stream (GET /v1/usage/stream) is not available on this gateway yet.';
-          chartNote.textContent ||=
-            'Live updates are not available on this gateway yet (GET /v1/usage/stream).';
+          streamMissing = true;
+          explain();
           startPolling();
         } else if (error instanceof ApiError && error.status === 401) {
           live.textContent = 'Offline';
