@@ -34,7 +34,8 @@ export class UsageChart {
         legend: { show: true },
         cursor: { points: { size: 6 } },
         scales: {
-          x: { time: true },
+          // Half an hour of margin each side, so the first and last hours' bars are whole.
+          x: { time: true, range: (_u, min, max) => [min - 1800, max + 1800] },
           req: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.2))] },
         },
         axes: [
@@ -45,6 +46,7 @@ export class UsageChart {
             side: 1,
             grid: { show: false },
             stroke: '#8b8fa3',
+            values: (_u, splits) => splits.map((v) => String(+v.toPrecision(2))),
             ticks: { show: false },
             size: 56,
           },
