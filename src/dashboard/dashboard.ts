@@ -18,6 +18,11 @@ export const DASHBOARD_PAGES = [
   '/status',
 ];
 
+/** Where the dashboard answers: its pages, its assets, its catalog (web routes, not the API: not in openapi.json). */
+export function isDashboardRoute(url: string): boolean {
+  return DASHBOARD_PAGES.includes(url) || url.startsWith('/assets/') || url === '/dashboard/models.json';
+}
+
 /**
  * No inline script or style, nothing from another origin: the bundle's own files and calls to this gateway only.
  * (Styles set from script through the CSSOM, as the chart does, are not inline styles to CSP.)

@@ -97,3 +97,25 @@ export function copyButton(text: () => string, label = 'Copy'): HTMLButtonElemen
   });
   return button;
 }
+
+/**
+ * A table that becomes one card per row on a phone: each cell gets its column's name (`data-label`, shown by the
+ * narrow-screen CSS of `table.stacked`).
+ */
+export function stacked(table: HTMLTableElement): HTMLTableElement {
+  const names = [...table.querySelectorAll('thead th')].map((th) => th.textContent ?? '');
+  for (const row of table.querySelectorAll('tbody tr')) {
+    [...row.children].forEach((cell, i) => {
+      if (!(cell as HTMLElement).dataset.label) {
+        (cell as HTMLElement).dataset.label = names[i] ?? '';
+      }
+    });
+  }
+  table.classList.add('stacked');
+  return table;
+}
+
+/** Every table inside `root`, stacked on a phone. */
+export function stackTables(root: Element): void {
+  root.querySelectorAll('table').forEach((table) => stacked(table));
+}

@@ -65,7 +65,7 @@ export function keysPage(root: HTMLElement): () => void {
         { class: 'table-wrap' },
         h(
           'table',
-          { class: 'keys' },
+          { class: 'keys stacked' },
           h(
             'thead',
             null,

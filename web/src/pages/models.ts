@@ -47,7 +47,7 @@ export function modelsPage(root: HTMLElement): () => void {
         { class: 'table-wrap card flush' },
         h(
           'table',
-          { class: 'models', 'data-testid': 'models-table' },
+          { class: 'models stacked', 'data-testid': 'models-table' },
           h(
             'thead',
             null,

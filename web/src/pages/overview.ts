@@ -9,7 +9,7 @@ import {
   type UsageGroup,
 } from '../api.js';
 import { UsageChart } from '../chart.js';
-import { empty, errorBox, fill, h, loading } from '../dom.js';
+import { empty, errorBox, fill, h, loading, stackTables } from '../dom.js';
 import { ago, credits as fmtCredits, date, daysUntil, integer, providerName } from '../format.js';
 import { quickStart } from './quickstart.js';
 
@@ -142,6 +142,7 @@ export function overviewPage(root: HTMLElement): () => void {
         ),
       ),
     );
+    stackTables(latestBody);
   };
 
   const renderCredits = (c: Credits) => {

@@ -1,5 +1,5 @@
 import { request, type Status } from '../api.js';
-import { errorBox, fill, h, loading } from '../dom.js';
+import { errorBox, fill, h, loading, stackTables } from '../dom.js';
 import { ago, providerName } from '../format.js';
 
 const LABELS: Record<string, string> = {
@@ -106,6 +106,7 @@ export function statusPage(root: HTMLElement): () => void {
             `Updated ${new Date().toLocaleTimeString('en-US')} · refreshes every 30 s`,
           ),
         );
+        stackTables(body);
       },
       (error: Error) => fill(body, errorBox('Could not read the status', error.message)),
     );

@@ -8,7 +8,7 @@ import {
   type UsageEvent,
   type UsageGroup,
 } from '../api.js';
-import { empty, errorBox, field, fill, h, loading } from '../dom.js';
+import { empty, errorBox, field, fill, h, loading, stackTables } from '../dom.js';
 import { credits as fmtCredits, dateTime, integer, providerName } from '../format.js';
 import { statusPill } from './overview.js';
 
@@ -141,6 +141,7 @@ export function usagePage(root: HTMLElement): () => void {
         ),
       ),
     );
+    stackTables(table);
     fill(
       more,
       page.has_more && page.next_cursor
@@ -218,6 +219,7 @@ export function usagePage(root: HTMLElement): () => void {
             ),
           ),
         );
+        stackTables(totals);
       },
       (error: Error) => unavailable(error, totals, 'totals'),
     );
