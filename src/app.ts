@@ -18,6 +18,7 @@ import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
 import type { Config } from './config/config.js';
+import { serveDashboard } from './dashboard/dashboard.js';
 import { Lifecycle } from './ops/lifecycle.service.js';
 import { MetricsService } from './ops/metrics.service.js';
 
@@ -244,6 +245,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   fastify.addHook('onResponse', async (request, reply) => record(request, reply, reply.statusCode));
 
+  await serveDashboard(app);
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'openapi.json' });
   await app.init();
   NestLogger.flush();

@@ -84,7 +84,7 @@ function drainOnStop(app: NestFastifyApplication, logger: Logger): void {
 
 function firstStartHint(url: string): string {
   return `
-No account exists yet. Make your first request in three steps:
+No account exists yet. Open ${url} to sign up in the dashboard, or make your first request in three steps:
 
   1. Create an account (Free plan, 500 credits) and keep its session token:
      TOKEN=$(curl -s ${url}/auth/signup -H 'content-type: application/json' \\

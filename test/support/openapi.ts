@@ -5,6 +5,7 @@ import { ModulesContainer } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { isDashboardRoute } from '../../src/dashboard/dashboard.js';
 
 /**
  * What the API-reference test reads: the routes the app serves (Fastify's route table), the Nest handler behind
@@ -36,9 +37,13 @@ export interface Route {
   path: string;
 }
 
-/** Swagger UI's own routes: the reference itself, not part of the API it documents. */
+/** Swagger UI's own routes (the reference itself) and the web dashboard's: not part of the API it documents. */
 export const REFERENCE_ROUTES = (url: string): boolean =>
-  url === '/openapi.json' || url === '/docs' || url === '/docs-yaml' || url.startsWith('/docs/');
+  url === '/openapi.json' ||
+  url === '/docs' ||
+  url === '/docs-yaml' ||
+  url.startsWith('/docs/') ||
+  isDashboardRoute(url);
 
 /**
  * Every method + path Fastify routes, read from its route tree (`printRoutes()`: one node per line, indented 4
