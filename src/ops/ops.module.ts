@@ -5,12 +5,11 @@ import { MetricsService } from './metrics.service.js';
 import { MetricsTokenGuard } from './metrics-token.guard.js';
 import { OpsController } from './ops.controller.js';
 import { ReadinessLogger } from './readiness-logger.js';
-import { RootController } from './root.controller.js';
 
 @Global()
 @Module({
   imports: [TerminusModule.forRoot({ logger: ReadinessLogger })],
-  controllers: [OpsController, RootController],
+  controllers: [OpsController],
   providers: [MetricsService, Lifecycle, MetricsTokenGuard],
   exports: [MetricsService, Lifecycle],
 })

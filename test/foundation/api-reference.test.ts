@@ -543,7 +543,6 @@ describe('the API reference', () => {
     await check('GET /health/ready', '/health/ready', { expect: 200 });
     await check('GET /metrics', '/metrics', { expect: 200 });
     await check('GET /v1/status', '/v1/status', { expect: 200 });
-    await check('GET /', '/', { expect: 200 });
 
     const email = `reference-${Date.now()}@example.com`;
     const credentials = { email, password: 'a-long-password' };
@@ -921,7 +920,6 @@ describe('the API reference', () => {
       await t.app.get(Lifecycle).drain();
       await check('GET /health/ready', '/health/ready', { expect: 503 }, t);
       await check('GET /v1/status', '/v1/status', { expect: 503 }, t);
-      await check('GET /', '/', { expect: 503 }, t);
       await check('GET /health/live', '/health/live', { expect: 200 }, t);
     });
   });
