@@ -14,7 +14,8 @@ import { AdminService } from './admin.service.js';
 import { AuditLog } from './audit.js';
 import { PurgeService } from './purge.service.js';
 import { StaffGuard } from './staff.guard.js';
-import { NoSubscriptions, SubscriptionPort } from './subscription.port.js';
+import { StripeSubscriptions } from './stripe-subscriptions.js';
+import { SubscriptionPort } from './subscription.port.js';
 
 /**
  * Support staff under `/admin` (one staff guard on every controller), the owner's `DELETE /v1/account`, the audit
@@ -35,7 +36,7 @@ import { NoSubscriptions, SubscriptionPort } from './subscription.port.js';
     AuditLog,
     PurgeService,
     StaffGuard,
-    { provide: SubscriptionPort, useClass: NoSubscriptions },
+    { provide: SubscriptionPort, useClass: StripeSubscriptions },
   ],
 })
 export class AdminModule {}

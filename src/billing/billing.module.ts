@@ -49,6 +49,6 @@ import { UsagePublisherModule } from '../usage/usage.publisher.js';
     OutboxRepository,
     OverageReporter,
   ],
-  exports: [MeteringService, IdempotencyService, AdjustmentsService, CreditsService],
+  exports: [MeteringService, IdempotencyService, AdjustmentsService, CreditsService, StripeBillingService],
 })
 export class BillingModule {}

@@ -73,6 +73,40 @@ export class StripeBillingService {
     });
   }
 
+  /** Whether the account pays through a live subscription (always false without Stripe configured). */
+  async hasSubscription(accountId: string): Promise<boolean> {
+    return this.stripe.configured && (await this.subscriptions.liveSubscription(accountId)) !== null;
+  }
+
+  /**
+   * Support moves a paying account to another plan through Stripe: Power ↔ Pro at once (prorated), Free at the end
+   * of the paid period. The plan and its allocation follow from Stripe's webhook, as for a change the customer makes.
+   */
+  async changePlan(accountId: string, plan: Plan): Promise<void> {
+    const subscription = await this.subscriptions.liveSubscription(accountId);
+    if (!subscription) {
+      throw new Error('no live subscription');
+    }
+    if (plan === 'free') {
+      await this.stripe.cancelAtPeriodEnd(subscription);
+    } else {
+      await this.stripe.changeSubscriptionPrice(subscription, this.stripe.config.prices[plan]);
+    }
+  }
+
+  /** Ends the account's subscription at once (deletion); nothing when there is none. */
+  async cancelSubscription(accountId: string): Promise<void> {
+    const subscription = this.stripe.configured ? await this.subscriptions.liveSubscription(accountId) : null;
+    if (subscription) {
+      await this.stripe.cancelSubscription(subscription);
+    }
+  }
+
+  /** The account of a Stripe customer id, or null. */
+  accountOfCustomer(customerId: string): Promise<string | null> {
+    return this.subscriptions.accountOfCustomerId(customerId);
+  }
+
   async portal(auth: AuthContext): Promise<{ url: string }> {
     this.stripe.requireConfigured();
     const account = await this.subscriptions.checkoutAccount(auth.accountId);

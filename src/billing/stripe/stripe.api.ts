@@ -115,6 +115,36 @@ export class StripeApi {
     return this.call(() => this.sdk.subscriptions.retrieve(id));
   }
 
+  /** Ends a subscription at once (the account is deleted): Stripe then sends `customer.subscription.deleted`. */
+  async cancelSubscription(id: string): Promise<void> {
+    await this.call(() => this.sdk.subscriptions.cancel(id));
+  }
+
+  /**
+   * Moves a subscription's plan item to another plan's Price, prorated (support changing a paying customer's
+   * plan): Stripe then sends `customer.subscription.updated`, whose handler applies the plan and its allocation.
+   */
+  async changeSubscriptionPrice(id: string, price: string): Promise<void> {
+    const subscription = await this.retrieveSubscription(id);
+    const plans = new Set(Object.values(this.config.prices));
+    const item = subscription.items.data.find((i) => plans.has(i.price.id));
+    if (!item) {
+      throw new Error(`subscription ${id} has no plan item`);
+    }
+    await this.call(() =>
+      this.sdk.subscriptions.update(id, {
+        items: [{ id: item.id, price }],
+        proration_behavior: 'create_prorations',
+        cancel_at_period_end: false,
+      }),
+    );
+  }
+
+  /** Ends a subscription at the end of its period (a move to Free): the plan holds until then. */
+  async cancelAtPeriodEnd(id: string): Promise<void> {
+    await this.call(() => this.sdk.subscriptions.update(id, { cancel_at_period_end: true }));
+  }
+
   /**
    * Reports usage to the meter. A duplicate identifier means Stripe has it already (a resend after a crash or a
    * lost answer): that is success. Other refusals throw `MeterEventRefused`; faults throw the SDK's error.

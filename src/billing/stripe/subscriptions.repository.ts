@@ -209,6 +209,17 @@ export class SubscriptionsRepository {
     return posted ? 'changed' : 'unchanged';
   }
 
+  /** The account's Stripe subscription while it is live (active, trialing, past due or unpaid), else null. */
+  async liveSubscription(accountId: string): Promise<string | null> {
+    const rows = (await this.dataSource.query(
+      `SELECT stripe_subscription_id FROM accounts
+        WHERE id = $1 AND stripe_subscription_id IS NOT NULL
+          AND subscription_status IN ('active', 'trialing', 'past_due', 'unpaid')`,
+      [accountId],
+    )) as Array<{ stripe_subscription_id: string }>;
+    return rows[0]?.stripe_subscription_id ?? null;
+  }
+
   async accountOfCustomerId(customerId: string): Promise<string | null> {
     return this.accountOfCustomer(this.dataSource.manager, customerId);
   }
