@@ -12,10 +12,11 @@ describe('browsers: the root and CORS', () => {
   });
   afterAll(() => t.close());
 
-  it('GET / points to the docs and the API', async () => {
+  it('GET / is the dashboard, which links the API reference', async () => {
     const res = await fetch(`${t.url}/`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ api: '/v1', docs: '/docs', openapi: '/openapi.json' });
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('href="/docs"');
   });
 
   it('answers a preflight on /v1/* with 204, allowing Authorization and Content-Type from any origin', async () => {
