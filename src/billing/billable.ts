@@ -89,8 +89,7 @@ export function usageRecord(
           })
         : 0n,
     priceVersion: price?.version ?? null,
-    // An integer column: a metadata field must never make the database refuse (and drop) a settlement, e.g. when
-    // the request's start (wall clock) and its end (the injected clock) come from clocks apart.
+    // An integer column: a metadata field must never make the database refuse (and drop) a settlement.
     latencyMs: Math.min(MAX_INT32, Math.max(0, now.getTime() - facts.startedAt)),
     ttftMs: facts.ttftMs,
     streamed: facts.streamed,

@@ -1,3 +1,4 @@
+import { Clock } from '../common/clock.js';
 import { Injectable, Logger } from '@nestjs/common';
 import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.js';
 import { IdempotencyService } from '../billing/idempotency.service.js';
@@ -41,6 +42,7 @@ export class ChatService {
     private readonly idempotency: IdempotencyService,
     private readonly toolState: ToolStateStore,
     private readonly lifecycle: Lifecycle,
+    private readonly clock: Clock,
   ) {}
 
   async complete(call: ChatCall): Promise<void> {
@@ -102,7 +104,7 @@ export class ChatService {
       strict,
       preferences,
     });
-    return newFlight(call, request, preferences, mock, prompt, chain);
+    return newFlight(call, request, preferences, mock, prompt, chain, this.clock.now());
   }
 
   /**
@@ -140,7 +142,7 @@ export class ChatService {
   private run(flight: Flight): Promise<RunResult> {
     const { request, chain, started } = flight;
     if (flight.mock) {
-      return Promise.resolve(mockRun(request, chain, flight.mock, started));
+      return Promise.resolve(mockRun(request, chain, flight.mock, started, this.clock.now()));
     }
     const stream = request.stream === true;
     const onAttempt = (candidate: Candidate) => {

@@ -64,6 +64,8 @@ export function newFlight(
   mock: MockBehaviour | null,
   prompt: PromptSize,
   chain: Candidate[],
+  /** When the request started, by the injected clock (its end is read from the same clock). */
+  started: number,
 ): Flight {
   return {
     call,
@@ -72,7 +74,7 @@ export function newFlight(
     strict: call.strictParams || preferences.requireParameters,
     mock,
     prompt,
-    started: Date.now(),
+    started,
     chain,
     hold: null,
     settled: false,

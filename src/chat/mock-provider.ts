@@ -39,6 +39,7 @@ export function mockRun(
   chain: readonly Candidate[],
   behaviour: MockBehaviour,
   started: number,
+  now: number,
 ): RunResult {
   const primary = chain[0];
   const candidate = behaviour === 'failover' ? (chain.find((c) => !c.primary) ?? primary) : primary;
@@ -66,7 +67,7 @@ export function mockRun(
     rest: parts,
     cancel: () => undefined,
     broke: () => undefined,
-    ttftMs: Date.now() - started,
+    ttftMs: now - started,
     finished: () => undefined,
   };
 }

@@ -163,7 +163,7 @@ export class FailoverRunner {
             run.signal.removeEventListener('abort', link);
           },
           broke: (failure) => this.health.recordFailure(provider, providerModel, failure),
-          ttftMs: Date.now() - run.started,
+          ttftMs: this.clock.now() - run.started,
           finished: (tokens) =>
             this.health.recordLatency(provider, providerModel, {
               kind: 'throughput',
