@@ -150,17 +150,17 @@ export class UsageRead1764120000000 implements MigrationInterface {
  * minutes). Each bucket is about 26 % wide, so a percentile read from them is its bucket's upper bound: at most
  * 26 % above the exact value. `src/usage/latency.ts` reads them.
  */
-const LATENCY_BUCKETS = 64;
-const L = Array.from({ length: LATENCY_BUCKETS }, (_, b) => `l${String(b).padStart(2, '0')}`);
+export const LATENCY_BUCKETS = 64;
+export const L = Array.from({ length: LATENCY_BUCKETS }, (_, b) => `l${String(b).padStart(2, '0')}`);
 
-const BUCKET_FUNCTION = `
+export const BUCKET_FUNCTION = `
 CREATE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT CASE WHEN ms < 1 THEN 0 ELSE least(${LATENCY_BUCKETS - 1}, floor(3 * log(2, ms::numeric))::integer + 1) END
 $fn$`;
 
 /** The bucket counts of a group of events (`bucket` names their bucket, computed once per event). */
-function bucketCounts(bucket: string): string {
+export function bucketCounts(bucket: string): string {
   return L.map((_, b) => `count(*) FILTER (WHERE ${bucket} = ${b})`).join(', ');
 }
 
@@ -212,7 +212,7 @@ END
 $fn$`;
 
 /** The settlement batch of `1764100000000-credit-leases.ts`, its events' conflict target and rollups updated. */
-function settleFunction(verb: 'CREATE' | 'CREATE OR REPLACE', rollups = true): string {
+export function settleFunction(verb: 'CREATE' | 'CREATE OR REPLACE', rollups = true): string {
   return `
 ${verb} FUNCTION conflux_settle(batch jsonb) RETURNS TABLE (account_id uuid, balance_micro bigint)
 LANGUAGE plpgsql AS $fn$
