@@ -27,7 +27,8 @@ import {
  *
  * Environment: BENCH_QUICK=1 (a one-minute smoke run), BENCH_PASSES, BENCH_SATURATION_S, BENCH_RATE_S,
  * BENCH_CONNECTIONS, BENCH_STREAMS, BENCH_KEYS, BENCH_DATABASE_URL (admin URL; a database is created and
- * dropped), BENCH_REDIS_URL, BENCH_KEEP_LOGS=1 (keep the gateway's logs in the temporary directory).
+ * dropped), BENCH_REDIS_URL, BENCH_KEEP_LOGS=1 (keep the gateway's logs in the temporary directory),
+ * BENCH_GATEWAY_NODE_ARGS (node flags for the gateway alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -37,6 +38,8 @@ const UPSTREAM_JS = path.join(HERE, 'upstream.js');
 const BARE_PROXY_JS = path.join(HERE, 'bare-proxy.js');
 const LOAD_JS = path.join(HERE, 'load.js');
 const RESULTS_DIR = path.join(ROOT, 'bench/results');
+
+const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const TARGET_CORE = 0;
 const LOAD_CORE = 1;
@@ -313,16 +316,24 @@ async function startGateway(database: 'postgres' | 'pglite', authorizations: str
     LOG_LEVEL: 'info',
     JWT_SECRET: 'bench-jwt-secret-bench-jwt-secret-bench',
     RATE_LIMIT_RPM: '100000000',
+    // The load generator walks the 100 keys in step on its connections, so a few keys get many requests at once:
+    // the per-key concurrency limit (a protection, not a cost) would answer them 429 and count as failures.
+    KEY_MAX_CONCURRENT: '100000',
     OPENAI_API_KEY: 'bench',
     OPENAI_BASE_URL: `${upstreamOrigin}/v1`,
     ...(database === 'postgres'
       ? { DATABASE_URL: benchDb!.url, REDIS_URL: cfg.redisUrl }
       : { PGLITE_DATA_DIR: path.join(tmpDir, 'pglite') }),
   });
-  const proc = procs.spawnPinned(`gateway (${database})`, TARGET_CORE, [process.execPath, GATEWAY_MAIN], {
-    env,
-    stdout: fd,
-  });
+  const proc = procs.spawnPinned(
+    `gateway (${database})`,
+    TARGET_CORE,
+    [process.execPath, ...GATEWAY_NODE_ARGS, GATEWAY_MAIN],
+    {
+      env,
+      stdout: fd,
+    },
+  );
   closeSync(fd);
   return {
     name: `gateway (${database})`,

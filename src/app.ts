@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
+import { randomText } from './common/random-id.js';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Logger as NestLogger, ValidationPipe } from '@nestjs/common';
 import fastifyCors, { type FastifyCorsOptionsDelegateCallback } from '@fastify/cors';
@@ -23,7 +23,7 @@ import { Lifecycle } from './ops/lifecycle.service.js';
 import { MetricsService } from './ops/metrics.service.js';
 
 function newRequestId(raw: IncomingMessage): string {
-  const id = `req_${randomBytes(12).toString('hex')}`;
+  const id = `req_${randomText(12, 'hex')}`;
   (raw as IncomingMessage & { id?: string }).id = id; // pino-http reads it from the raw request
   return id;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomText } from '../common/random-id.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -9,7 +9,7 @@ import type {
 import type { NormalizedResponse, StreamPart } from '../providers/types.js';
 
 export function newCompletionId(): string {
-  return `chatcmpl-${randomBytes(16).toString('base64url')}`;
+  return `chatcmpl-${randomText(16, 'base64url')}`;
 }
 
 type Delta = ChatCompletionChunk['choices'][number]['delta'];

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomText } from './random-id.js';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { toErrorResponse } from './error-response.js';
@@ -39,7 +39,7 @@ export function answerClientError(error: ConnectionError, socket: Socket): void 
   if (socket.writable && !inProgress?.headersSent) {
     const requestId =
       (inProgress?.req as (IncomingMessage & { id?: string }) | undefined)?.id ??
-      `req_${randomBytes(12).toString('hex')}`;
+      `req_${randomText(12, 'hex')}`;
     const code = (error.code && CONNECTION_ERRORS[error.code]) || ErrorCode.InvalidRequest;
     const message = code === ErrorCode.InvalidRequest ? 'The request is not valid HTTP/1.1.' : undefined;
     const response = toErrorResponse(new GatewayError(code, message), requestId);

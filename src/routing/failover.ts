@@ -16,6 +16,12 @@ import type {
 } from '../providers/types.js';
 import type { Candidate } from './candidates.js';
 
+/**
+ * Why a provider call is aborted once the gateway is done with it (its stream relayed, or its failure read): one
+ * shared reason, since `abort()` without one builds a DOMException and its stack trace for every request.
+ */
+const RELEASED = new DOMException('The gateway released this provider call.', 'AbortError');
+
 /** What running a request over its failover chain came to. */
 export type RunResult =
   | { kind: 'json'; candidate: Candidate; attempts: number; response: NormalizedResponse }
@@ -159,7 +165,7 @@ export class FailoverRunner {
           head: outcome.head,
           rest: outcome.rest,
           cancel: () => {
-            abort.abort();
+            abort.abort(RELEASED);
             run.signal.removeEventListener('abort', link);
           },
           broke: (failure) => this.health.recordFailure(provider, providerModel, failure),
@@ -172,7 +178,7 @@ export class FailoverRunner {
             }),
         };
       }
-      abort.abort();
+      abort.abort(RELEASED);
       run.signal.removeEventListener('abort', link);
       const failure = outcome.failure;
       lastFailure = failure;
