@@ -179,6 +179,13 @@ export class ChatController {
         'next billing period.',
     },
     {
+      error: ErrorCode.PaymentOverdue,
+      message:
+        "Your subscription's payment has failed for more than 7 days. Update your payment method in the billing " +
+        'portal (POST /v1/billing/portal) to continue.',
+      when: 'A paid plan whose payment has failed for longer than `PAYMENT_GRACE_DAYS`: live keys stop until it is paid.',
+    },
+    {
       error: ErrorCode.ModelNotFound,
       message: 'The model `gpt-0` does not exist or you do not have access to it.',
       param: 'model',
