@@ -202,6 +202,30 @@ describe('billing with Stripe (the fake Stripe, signed webhooks, a manual clock)
     await deliverAll([expired]);
   });
 
+  it('credits a pack paid by a delayed method when the money arrives, once, and never when it fails', async () => {
+    const { token, accountId } = await signup(t);
+    const checkout = async () => {
+      const res = await call(t, 'POST', '/v1/billing/checkout', { pack: 1000 }, token);
+      expect(res.status).toBe(200);
+      return res.body.id as string;
+    };
+    const arriving = await checkout();
+    await deliverAll(fakes.stripe.completeCheckout(arriving, { asyncPayment: true }));
+    expect((await money(t, accountId)).balance).toBe(500n * MICRO); // completed, not paid yet
+    const succeeded = fakes.stripe.settleAsyncPayment(arriving);
+    expect(succeeded.map((e) => e.type)).toEqual(['checkout.session.async_payment_succeeded']);
+    await deliverAll([...succeeded, ...succeeded]);
+    expect((await money(t, accountId)).balance).toBe(1_500n * MICRO);
+
+    const bounced = await checkout();
+    await deliverAll(fakes.stripe.completeCheckout(bounced, { asyncPayment: true }));
+    await deliverAll(fakes.stripe.settleAsyncPayment(bounced, false));
+    expect((await money(t, accountId)).balance).toBe(1_500n * MICRO);
+    expect((await ledger(t, accountId)).filter((e) => e.kind === 'purchase')).toHaveLength(1);
+    expect((await credits(token)).purchased).toBe('1000');
+    await expectConsistent(accountId);
+  });
+
   it('keeps pack credits across period resets; the allocation does not roll over', async () => {
     const { token, accountId } = await signup(t);
     await deliverAll((await pay(token, { pack: 1000 })).events);

@@ -915,9 +915,13 @@ export class FakeStripe {
    * The customer pays on the Checkout page. Subscription mode: a customer is created if the session had none,
    * the subscription starts now (first period from now), its first invoice is paid; returns
    * `checkout.session.completed`, `customer.subscription.created` and `invoice.paid` (Stripe does not promise
-   * an order). Payment mode: returns `checkout.session.completed`.
+   * an order). Payment mode: returns `checkout.session.completed`; with `asyncPayment` (a bank debit, say) the
+   * session completes unpaid and `settleAsyncPayment` later says whether the money came.
    */
-  completeCheckout(sessionId: string, details: { email?: string; name?: string } = {}): StripeEventObject[] {
+  completeCheckout(
+    sessionId: string,
+    details: { email?: string; name?: string; asyncPayment?: boolean } = {},
+  ): StripeEventObject[] {
     const stored = this.sessions.get(sessionId);
     if (!stored) {
       throw new Error(`fake Stripe: no checkout session ${sessionId}`);
@@ -950,6 +954,9 @@ export class FakeStripe {
     session.url = null;
     if (session.mode === 'payment') {
       session.payment_intent = newId('pi');
+      if (details.asyncPayment) {
+        session.payment_status = 'unpaid';
+      }
       return [this.emit('checkout.session.completed', session, NO_REQUEST)];
     }
     const subscription = this.createSubscription(customerId!, stored);
@@ -966,6 +973,22 @@ export class FakeStripe {
       this.emit('customer.subscription.created', subscription, NO_REQUEST),
       this.emit('invoice.paid', invoice, NO_REQUEST),
     ];
+  }
+
+  /**
+   * A delayed payment of a completed session (`completeCheckout` with `asyncPayment`) succeeds or fails: returns
+   * `checkout.session.async_payment_succeeded` (the session now `paid`) or `checkout.session.async_payment_failed`.
+   */
+  settleAsyncPayment(sessionId: string, succeeded = true): StripeEventObject[] {
+    const session = this.sessions.get(sessionId)?.session;
+    if (!session || session.status !== 'complete' || session.payment_status !== 'unpaid') {
+      throw new Error(`fake Stripe: checkout session ${sessionId} has no payment pending`);
+    }
+    if (succeeded) {
+      session.payment_status = 'paid';
+      return [this.emit('checkout.session.async_payment_succeeded', session, NO_REQUEST)];
+    }
+    return [this.emit('checkout.session.async_payment_failed', session, NO_REQUEST)];
   }
 
   /** The session expires unpaid: returns `checkout.session.expired`. */

@@ -102,7 +102,8 @@ export class StripeWebhookController {
   @ApiOperation({
     summary: 'Stripe webhook endpoint (signed by Stripe; each event applied once)',
     description:
-      'Events: `checkout.session.completed`, `customer.subscription.created|updated|deleted`, `invoice.paid`, ' +
+      'Events: `checkout.session.completed|async_payment_succeeded`, `customer.subscription.created|updated|deleted`, ' +
+      '`invoice.paid`, ' +
       '`invoice.payment_failed`; others are acknowledged and ignored.',
   })
   @ApiResponse({ status: 200, type: WebhookAckDto })

@@ -131,7 +131,9 @@ export class StripeBillingService {
     let applied: Applied | undefined;
     let accountHint: string | null = null;
     switch (event.type) {
-      case 'checkout.session.completed': {
+      // A pack paid by a delayed method (a bank debit) completes unpaid: it is credited when the money arrives.
+      case 'checkout.session.completed':
+      case 'checkout.session.async_payment_succeeded': {
         const session = event.data.object;
         accountHint = session.client_reference_id ?? session.metadata?.account_id ?? null;
         if (session.mode === 'subscription' && session.subscription) {
