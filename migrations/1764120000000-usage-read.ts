@@ -211,8 +211,15 @@ BEGIN
 END
 $fn$`;
 
-/** The settlement batch of `1764100000000-credit-leases.ts`, its events' conflict target and rollups updated. */
-function settleFunction(verb: 'CREATE' | 'CREATE OR REPLACE', rollups = true): string {
+/**
+ * The settlement batch of `1764100000000-credit-leases.ts`, its events' conflict target and rollups updated
+ * (`rollupUpsert`: the statement that updates them; `1764160000000-usage-daily.ts` passes its own).
+ */
+export function settleFunction(
+  verb: 'CREATE' | 'CREATE OR REPLACE',
+  rollups = true,
+  rollupUpsert = ROLLUP_UPSERT,
+): string {
   return `
 ${verb} FUNCTION conflux_settle(batch jsonb) RETURNS TABLE (account_id uuid, balance_micro bigint)
 LANGUAGE plpgsql AS $fn$
@@ -257,7 +264,7 @@ BEGIN
     prompt_tokens = h.prompt_tokens + EXCLUDED.prompt_tokens,
     completion_tokens = h.completion_tokens + EXCLUDED.completion_tokens,
     cost_micro = h.cost_micro + EXCLUDED.cost_micro;
-${rollups ? ROLLUP_UPSERT : ''}
+${rollups ? rollupUpsert : ''}
   WITH led AS (
     INSERT INTO credit_ledger (account_id, kind, amount_micro, reference, note)
     SELECT r.account_id, e.kind, e.amount, e.reference, e.note
