@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { settleFunction } from './1764120000000-usage-read.js';
+import { BUCKET_FUNCTION, settleFunction } from './1764120000000-usage-read.js';
 
 /**
  * Grouped usage reads at a busy account's scale (issue #14's p95 ≤ 50 ms).
@@ -10,19 +10,16 @@ import { settleFunction } from './1764120000000-usage-read.js';
  *   like the hourly rows, by the settlement batch, in the same statement: the batch's fresh events grouped per hour
  *   once, those groups upserted into the hourly rollups and, summed per day, into the daily ones (one multi-row
  *   upsert each, in one statement). Backfilled here from the hourly rollups.
- * - `conflux_latency_bucket` gives the same buckets without `numeric` logarithms: a bucket b ≥ 1 starts at the
- *   least integer ms with ms³ ≥ 2^(b-1), so the bucket of an integer is the number of those bounds at or below it
- *   (`width_bucket` over a sorted array, a binary search on integers). The logarithm cost about 16 µs an event,
- *   evaluated once per bucket column: reading 9,000 raw events at the edges of a range took seconds. Checked equal
- *   to the old definition for every ms from -5 to 2,000,000 and beyond (all bucket 63 past 1,664,511).
+ * - `conflux_latency_bucket` gives the same buckets without `numeric` logarithms (see `BUCKET_FUNCTION`), for
+ *   databases that ran `1764120000000-usage-read.ts` before it did: the logarithm cost about 16 µs an event,
+ *   evaluated once per bucket column, so reading the 9,000 raw events of a range's partial hours took seconds.
+ *   Checked equal to the old definition for every ms from -5 to 2,000,000 and beyond (all bucket 63 past 1,664,511).
  */
 export class UsageDaily1764160000000 implements MigrationInterface {
   name = 'UsageDaily1764160000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`
-      CREATE OR REPLACE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT width_bucket(ms, '{${BOUNDS.join(',')}}'::integer[]) $fn$`);
+    await q.query(BUCKET_FUNCTION);
     await q.query(`
       CREATE TABLE usage_rollups_daily (
         account_id uuid NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -55,32 +52,12 @@ export class UsageDaily1764160000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(settleFunction('CREATE OR REPLACE'));
+    // the bucket function stays: it gives the same buckets as the one it replaced
     await q.query(`DROP TABLE usage_rollups_daily`);
-    await q.query(`
-      CREATE OR REPLACE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-        SELECT CASE WHEN ms < 1 THEN 0 ELSE least(63, floor(3 * log(2, ms::numeric))::integer + 1) END
-      $fn$`);
   }
 }
 
 const L = Array.from({ length: 64 }, (_, b) => `l${String(b).padStart(2, '0')}`);
-
-/** The first integer ms of each bucket 1..63: the least ms with ms³ ≥ 2^(b-1) (exact, in integers). */
-const BOUNDS = Array.from({ length: 63 }, (_, i) => {
-  const floor = 2n ** BigInt(i);
-  let lo = 1n;
-  let hi = 2_000_000n;
-  while (lo < hi) {
-    const mid = (lo + hi) / 2n;
-    if (mid * mid * mid >= floor) {
-      hi = mid;
-    } else {
-      lo = mid + 1n;
-    }
-  }
-  return lo.toString();
-});
 
 const SUMS = `requests = u.requests + EXCLUDED.requests,
     prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
