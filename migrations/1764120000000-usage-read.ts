@@ -50,6 +50,9 @@ export class UsageRead1764120000000 implements MigrationInterface {
         UNIQUE (request_id, created_at)
       ) PARTITION BY RANGE (created_at)`);
     await q.query(`CREATE TABLE usage_events_default PARTITION OF usage_events_partitioned DEFAULT`);
+    // Writers (instances of the previous version, during a rolling start) wait until this migration commits
+    // rather than insert events the copy below would not see and the DROP TABLE would lose; readers go on.
+    await q.query(`LOCK TABLE usage_events IN EXCLUSIVE MODE`);
     await q.query(`INSERT INTO usage_events_partitioned SELECT
         id, request_id, account_id, key_id, test, model_requested, model_served, provider, status, http_status,
         prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_micro, price_version, latency_ms,
@@ -153,11 +156,31 @@ export class UsageRead1764120000000 implements MigrationInterface {
 export const LATENCY_BUCKETS = 64;
 export const L = Array.from({ length: LATENCY_BUCKETS }, (_, b) => `l${String(b).padStart(2, '0')}`);
 
+/**
+ * The first integer ms of each bucket 1..63: the least ms with ms³ ≥ 2^(b-1), i.e. ms ≥ 2^((b-1)/3), exact in
+ * integers. The bucket of an integer ms is the number of these bounds at or below it (`width_bucket`, a binary
+ * search): the same buckets as `floor(3 * log2(ms)) + 1` (checked for every ms up to 2,000,000; all 63 beyond), without
+ * a `numeric` logarithm (about 16 µs each, and evaluated once per bucket column in the rollups' sums).
+ */
+const BOUNDS = Array.from({ length: LATENCY_BUCKETS - 1 }, (_, i) => {
+  const floor = 2n ** BigInt(i);
+  let lo = 1n;
+  let hi = 2_000_000n;
+  while (lo < hi) {
+    const mid = (lo + hi) / 2n;
+    if (mid * mid * mid >= floor) {
+      hi = mid;
+    } else {
+      lo = mid + 1n;
+    }
+  }
+  return lo.toString();
+});
+
+/** `CREATE OR REPLACE`s the bucket function (also run by `1764160000000-usage-daily.ts` on databases migrated before). */
 export const BUCKET_FUNCTION = `
-CREATE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT CASE WHEN ms < 1 THEN 0 ELSE least(${LATENCY_BUCKETS - 1}, floor(3 * log(2, ms::numeric))::integer + 1) END
-$fn$`;
+CREATE OR REPLACE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT width_bucket(ms, '{${BOUNDS.join(',')}}'::integer[]) $fn$`;
 
 /** The bucket counts of a group of events (`bucket` names their bucket, computed once per event). */
 export function bucketCounts(bucket: string): string {
@@ -211,8 +234,15 @@ BEGIN
 END
 $fn$`;
 
-/** The settlement batch of `1764100000000-credit-leases.ts`, its events' conflict target and rollups updated. */
-export function settleFunction(verb: 'CREATE' | 'CREATE OR REPLACE', rollups = true): string {
+/**
+ * The settlement batch of `1764100000000-credit-leases.ts`, its events' conflict target and rollups updated
+ * (`rollupUpsert`: the statement that updates them; `1764160000000-usage-daily.ts` passes its own).
+ */
+export function settleFunction(
+  verb: 'CREATE' | 'CREATE OR REPLACE',
+  rollups = true,
+  rollupUpsert = ROLLUP_UPSERT,
+): string {
   return `
 ${verb} FUNCTION conflux_settle(batch jsonb) RETURNS TABLE (account_id uuid, balance_micro bigint)
 LANGUAGE plpgsql AS $fn$
@@ -257,7 +287,7 @@ BEGIN
     prompt_tokens = h.prompt_tokens + EXCLUDED.prompt_tokens,
     completion_tokens = h.completion_tokens + EXCLUDED.completion_tokens,
     cost_micro = h.cost_micro + EXCLUDED.cost_micro;
-${rollups ? ROLLUP_UPSERT : ''}
+${rollups ? rollupUpsert : ''}
   WITH led AS (
     INSERT INTO credit_ledger (account_id, kind, amount_micro, reference, note)
     SELECT r.account_id, e.kind, e.amount, e.reference, e.note

@@ -19,9 +19,9 @@ export class LighterSettlement1764135000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`DROP FUNCTION conflux_settle(jsonb)`);
-    await q.query(BUCKET_FUNCTION_BY_BOUNDS);
+    await q.query(BUCKET_FUNCTION);
     await q.query(`DROP TABLE usage_hourly`);
-    await q.query(SETTLE_FUNCTION);
+    await q.query(settleFunctionWith(HOURLY_ROLLUP));
   }
 
   async down(q: QueryRunner): Promise<void> {
@@ -46,29 +46,19 @@ export class LighterSettlement1764135000000 implements MigrationInterface {
       SELECT account_id, date_trunc('hour', created_at), key_id, model_served, test, count(*), sum(prompt_tokens),
              sum(completion_tokens), sum(cost_micro)
         FROM usage_events WHERE key_id IS NOT NULL AND model_served IS NOT NULL GROUP BY 1, 2, 3, 4, 5`);
-    await q.query(BUCKET_FUNCTION.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'));
+    // The bucket function stays: it gives the same buckets as the logarithm it replaced.
     await q.query(settleFunction('CREATE'));
   }
 }
 
-/** The lower bounds of buckets 1…63 in whole milliseconds: ⌈2^((b-1)/3)⌉. */
-const LOWER_BOUNDS =
-  '{1,2,2,2,3,4,4,6,7,8,11,13,16,21,26,32,41,51,64,81,102,128,162,204,256,323,407,512,646,813,1024,1291,1626,' +
-  '2048,2581,3251,4096,5161,6502,8192,10322,13004,16384,20643,26008,32768,41286,52016,65536,82571,104032,131072,' +
-  '165141,208064,262144,330281,416128,524288,660562,832256,1048576,1321123,1664511}';
-
-const BUCKET_FUNCTION_BY_BOUNDS = `
-CREATE OR REPLACE FUNCTION conflux_latency_bucket(ms integer) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT width_bucket(ms, '${LOWER_BOUNDS}'::integer[])
-$fn$`;
-
 /**
- * `1764120000000-usage-read.ts`'s settlement without `usage_hourly`, its fresh events joined by hash, and each
- * event's latency bucket computed once (`OFFSET 0` keeps the subquery from being pulled up into the 64 filters).
+ * `1764120000000-usage-read.ts`'s settlement without `usage_hourly`, its fresh events joined by hash. `rollups`
+ * updates the rollups of the fresh events (`HOURLY_ROLLUP` here; later migrations pass their own), `extra` runs
+ * after it (both see `batch` and `fresh`, the request ids whose usage event this batch inserted).
  */
-const SETTLE_FUNCTION = `
-CREATE FUNCTION conflux_settle(batch jsonb) RETURNS TABLE (account_id uuid, balance_micro bigint)
+export function settleFunctionWith(rollups: string, extra = ''): string {
+  return `
+CREATE OR REPLACE FUNCTION conflux_settle(batch jsonb) RETURNS TABLE (account_id uuid, balance_micro bigint)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -98,29 +88,8 @@ BEGIN
     RETURNING usage_events.request_id)
   SELECT coalesce(array_agg(ev.request_id), '{}') INTO fresh FROM ev;
 
-  INSERT INTO usage_rollups AS u (account_id, hour, key_id, model, provider, test, ok, requests, prompt_tokens,
-      completion_tokens, cached_tokens, cost_micro, ${L.join(', ')})
-  SELECT r.account_id, date_trunc('hour', r.created_at, 'UTC'), r.key_id, coalesce(r.model_served, r.model_requested),
-         coalesce(r.provider, ''), r.test, r.status IN ('completed', 'aborted'), count(*), sum(r.prompt_tokens),
-         sum(r.completion_tokens), sum(r.cached_tokens), sum(r.cost_micro), ${bucketCounts('r.b')}
-    FROM (SELECT r.*, conflux_latency_bucket(r.latency_ms) AS b
-            FROM jsonb_to_recordset(batch) AS r(request_id text, account_id uuid, key_id uuid, model_requested text,
-                 model_served text, provider text, test boolean, status text, prompt_tokens integer,
-                 completion_tokens integer, cached_tokens integer, cost_micro bigint, latency_ms integer,
-                 created_at timestamptz)
-            JOIN unnest(fresh) AS f(request_id) ON f.request_id = r.request_id
-           WHERE r.key_id IS NOT NULL
-          OFFSET 0) r
-   GROUP BY 1, 2, 3, 4, 5, 6, 7
-  ON CONFLICT (account_id, hour, key_id, model, provider, test, ok) DO UPDATE SET
-    requests = u.requests + EXCLUDED.requests,
-    prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
-    completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens,
-    cached_tokens = u.cached_tokens + EXCLUDED.cached_tokens,
-    cost_micro = u.cost_micro + EXCLUDED.cost_micro,
-    ${L.map((l) => `${l} = u.${l} + EXCLUDED.${l}`).join(',\n    ')};
-
-  WITH led AS (
+${rollups}
+${extra}  WITH led AS (
     INSERT INTO credit_ledger (account_id, kind, amount_micro, reference, note)
     SELECT r.account_id, e.kind, e.amount, e.reference, e.note
       FROM jsonb_to_recordset(batch) AS r(request_id text, account_id uuid, test boolean, model_served text,
@@ -165,3 +134,32 @@ BEGIN
   RETURNING a.id, a.balance_micro;
 END
 $fn$`;
+}
+
+/**
+ * The hourly rollups of the batch's fresh events (`usage_rollups`), each event's latency bucket computed once
+ * (`OFFSET 0` keeps the subquery from being pulled up into the 64 filters).
+ */
+export const HOURLY_ROLLUP = `
+  INSERT INTO usage_rollups AS u (account_id, hour, key_id, model, provider, test, ok, requests, prompt_tokens,
+      completion_tokens, cached_tokens, cost_micro, ${L.join(', ')})
+  SELECT r.account_id, date_trunc('hour', r.created_at, 'UTC'), r.key_id, coalesce(r.model_served, r.model_requested),
+         coalesce(r.provider, ''), r.test, r.status IN ('completed', 'aborted'), count(*), sum(r.prompt_tokens),
+         sum(r.completion_tokens), sum(r.cached_tokens), sum(r.cost_micro), ${bucketCounts('r.b')}
+    FROM (SELECT r.*, conflux_latency_bucket(r.latency_ms) AS b
+            FROM jsonb_to_recordset(batch) AS r(request_id text, account_id uuid, key_id uuid, model_requested text,
+                 model_served text, provider text, test boolean, status text, prompt_tokens integer,
+                 completion_tokens integer, cached_tokens integer, cost_micro bigint, latency_ms integer,
+                 created_at timestamptz)
+            JOIN unnest(fresh) AS f(request_id) ON f.request_id = r.request_id
+           WHERE r.key_id IS NOT NULL
+          OFFSET 0) r
+   GROUP BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (account_id, hour, key_id, model, provider, test, ok) DO UPDATE SET
+    requests = u.requests + EXCLUDED.requests,
+    prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
+    completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens,
+    cached_tokens = u.cached_tokens + EXCLUDED.cached_tokens,
+    cost_micro = u.cost_micro + EXCLUDED.cost_micro,
+    ${L.map((l) => `${l} = u.${l} + EXCLUDED.${l}`).join(',\n    ')};
+`;

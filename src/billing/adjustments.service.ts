@@ -157,12 +157,13 @@ export class AdjustmentsService {
   }
 
   /**
-   * Erases what the account's usage says about it (events, hourly rollups with their histograms, stored idempotent answers, leases) at
+   * Erases what the account's usage says about it (events, hourly and daily rollups and histograms, stored idempotent answers, leases) at
    * its purge, in the caller's transaction. The ledger stays: it is the financial record.
    */
   async forgetUsage(m: EntityManager, accountId: string): Promise<void> {
     await m.query(`DELETE FROM usage_events WHERE account_id = $1`, [accountId]);
     await m.query(`DELETE FROM usage_rollups WHERE account_id = $1`, [accountId]);
+    await m.query(`DELETE FROM usage_rollups_daily WHERE account_id = $1`, [accountId]);
     await m.query(`DELETE FROM idempotency_records WHERE account_id = $1`, [accountId]);
     // What leases still held goes back with them: held stays the sum of the leases.
     const released = rowsOf(

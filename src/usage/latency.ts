@@ -1,7 +1,8 @@
 /**
- * Reads the latency histograms of `usage_rollups` (see migration 1764110000000-usage-read): one column per bucket,
- * `l00`…`l63`; bucket 0 under 1 ms, bucket b for [2^((b-1)/3), 2^(b/3)) ms. A percentile is the upper bound of the
- * bucket it falls in, at most 26 % above the exact value (the price of answering from hourly rollups).
+ * Reads the latency histograms of `usage_rollups` and `usage_rollups_daily` (see migration 1764120000000-usage-read):
+ * one column per bucket, `l00`…`l63`; bucket 0 under 1 ms, bucket b for [2^((b-1)/3), 2^(b/3)) ms. A percentile is
+ * the upper bound of the bucket it falls in, at most 26 % above the exact value (the price of answering from
+ * rollups).
  */
 export const LATENCY_BUCKETS = 64;
 

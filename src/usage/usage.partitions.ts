@@ -10,7 +10,7 @@ const DAY_MS = 86_400_000;
 /**
  * Keeps `usage_events`' monthly partitions: this month's and the next one exist ahead of time (a month without its
  * partition would still be written, into the default partition, and moved when its partition is made), and raw
- * events older than `USAGE_RETENTION_DAYS` are dropped a partition at a time (the hourly rollups stay). Every
+ * events older than `USAGE_RETENTION_DAYS` are dropped a partition at a time (the hourly and daily rollups stay). Every
  * instance runs it; the SQL functions serialise on an advisory lock, so they never race.
  */
 @Injectable()
