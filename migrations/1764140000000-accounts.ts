@@ -58,7 +58,7 @@ export class Accounts1764140000000 implements MigrationInterface {
         expires_at timestamptz NOT NULL,
         revoked_at timestamptz
       )`);
-    await q.query(`CREATE INDEX sessions_account_idx ON sessions (account_id) WHERE revoked_at IS NULL`);
+    await q.query(`CREATE INDEX sessions_account_idx ON sessions (account_id)`);
 
     // Secrets generated at first start and shared by every instance (the session signing key).
     await q.query(`
