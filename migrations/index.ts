@@ -8,6 +8,7 @@ import { UsageRead1764120000000 } from './1764120000000-usage-read.js';
 
 import { Admin1764130000000 } from './1764130000000-admin.js';
 import { LighterSettlement1764135000000 } from './1764135000000-lighter-settlement.js';
+import { Accounts1764140000000 } from './1764140000000-accounts.js';
 import { UsageDaily1764160000000 } from './1764160000000-usage-daily.js';
 
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
@@ -22,5 +23,6 @@ export const MIGRATIONS = [
 
   Admin1764130000000,
   LighterSettlement1764135000000,
+  Accounts1764140000000,
   UsageDaily1764160000000,
 ];

@@ -6,7 +6,7 @@ import { ApiKey } from './api-key.entity.js';
 
 export interface KeyWithAccount {
   key: ApiKey;
-  account: Pick<Account, 'id' | 'plan' | 'role' | 'status' | 'pastDueSince'>;
+  account: Pick<Account, 'id' | 'plan' | 'role' | 'status' | 'pastDueSince'> & { emailVerified: boolean };
 }
 
 @Injectable()
@@ -35,7 +35,7 @@ export class KeysRepository {
   async findByHash(sha256: string): Promise<KeyWithAccount | null> {
     const rows = (await this.dataSource.query(
       `SELECT k.id, k.public_id, k.account_id, k.kind, k.expires_at, k.revoked_at,
-              a.plan, a.role, a.status, a.past_due_since
+              a.plan, a.role, a.status, a.past_due_since, a.email_verified_at IS NOT NULL AS email_verified
          FROM api_keys k JOIN accounts a ON a.id = k.account_id
         WHERE k.sha256 = $1`,
       [sha256],
@@ -50,6 +50,7 @@ export class KeysRepository {
       role: Account['role'];
       status: Account['status'];
       past_due_since: Date | null;
+      email_verified: boolean;
     }>;
     const row = rows[0];
     if (!row) {
@@ -71,6 +72,7 @@ export class KeysRepository {
         role: row.role,
         status: row.status,
         pastDueSince: row.past_due_since ? new Date(row.past_due_since) : null,
+        emailVerified: row.email_verified,
       },
     };
   }
