@@ -251,7 +251,7 @@ describe('the API reference', () => {
         (e) => (e.value as { error: { code: string } }).error.code,
       );
     expect(codes('401')).toContain('invalid_api_key');
-    expect(codes('402')).toEqual(['insufficient_quota']);
+    expect(codes('402')).toEqual(['insufficient_quota', 'payment_overdue']);
     expect(codes('404')).toEqual(['model_not_found']);
     expect(codes('413')).toEqual(['payload_too_large']);
     expect(codes('415')).toEqual(['unsupported_media_type']);
