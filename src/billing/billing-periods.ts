@@ -121,9 +121,21 @@ export async function queueOverage(
 }
 
 /**
+ * Whether the account holds its address's free grant (`free_grants`): the Free plan's monthly allocation goes only
+ * to such accounts, so a second account on the same (normalised) address, or one not verified yet, does not collect
+ * the free credits at its first reset that it was refused at sign-up.
+ */
+async function holdsFreeGrant(m: EntityManager, accountId: string): Promise<boolean> {
+  const rows = (await m.query(`SELECT 1 FROM free_grants WHERE account_id = $1 LIMIT 1`, [
+    accountId,
+  ])) as unknown[];
+  return rows.length > 0;
+}
+
+/**
  * Starts a billing period for the account on `plan`: the overage of the period that ends is reported (rounded
  * up), then a `reset` entry brings the balance to the plan's allocation plus the pack credits left (no rollover of
- * the allocation; packs are kept). The reference names the period, so it happens once per period whatever
+ * the allocation; packs are kept). On Free, the allocation is 0 for an account without the free grant. The reference names the period, so it happens once per period whatever
  * calls it and however often. False when that period had already started.
  */
 export async function startPeriod(
@@ -134,10 +146,12 @@ export async function startPeriod(
   now: Date,
 ): Promise<boolean> {
   const left = purchasedLeft(row.balanceMicro, row.purchasedMicro);
+  const allocation =
+    next.plan === 'free' && !(await holdsFreeGrant(m, row.id)) ? 0n : includedMicro(next.plan);
   const posted = await ledger.post(m, {
     accountId: row.id,
     kind: 'reset',
-    amountMicro: includedMicro(next.plan) + left - row.balanceMicro,
+    amountMicro: allocation + left - row.balanceMicro,
     reference: next.reference,
     note: `${next.plan} allocation for a new period`,
   });

@@ -119,6 +119,16 @@ describe('email verification (SMTP catcher as the mail server, verification requ
       first.accountId,
     ]);
     expect(grants[0].address_sha256).toMatch(/^[0-9a-f]{64}$/);
+    // Nor does the second account collect them at its next billing period: the Free allocation goes to the grant.
+    const { MeteringService } = await import('../../src/billing/metering.service.js');
+    await t.app.get(MeteringService).resetPeriods(new Date(clock.now() + 40 * 86_400_000));
+    expect((await money(t, first.accountId)).balance).toBe(500_000_000n);
+    expect((await money(t, second.accountId)).balance).toBe(0n);
+    const resets = await t.db.query(
+      `SELECT account_id FROM credit_ledger WHERE kind = 'reset' AND account_id = ANY($1)`,
+      [[first.accountId, second.accountId]],
+    );
+    expect(resets).toHaveLength(2); // both periods were renewed
   });
 
   it('resends at most one mail a minute and five a day; a verified account has nothing to resend', async () => {
