@@ -211,8 +211,12 @@ BEGIN
 END
 $fn$`;
 
-/** The settlement batch of `1764100000000-credit-leases.ts`, its events' conflict target and rollups updated. */
-function settleFunction(verb: 'CREATE' | 'CREATE OR REPLACE', rollups = true): string {
+/**
+ * The settlement batch of `1764100000000-credit-leases.ts`, its events' conflict target and rollups updated.
+ * `more` is SQL run after the ledger and the lease releases, before the balances are returned (later migrations
+ * add to the batch with it; this migration passes nothing).
+ */
+export function settleFunction(verb: 'CREATE' | 'CREATE OR REPLACE', rollups = true, more = ''): string {
   return `
 ${verb} FUNCTION conflux_settle(batch jsonb) RETURNS TABLE (account_id uuid, balance_micro bigint)
 LANGUAGE plpgsql AS $fn$
@@ -286,7 +290,7 @@ ${rollups ? ROLLUP_UPSERT : ''}
     RETURNING cut.account_id, cut.released),
   per_account AS (SELECT upd.account_id, sum(upd.released)::bigint AS amount FROM upd GROUP BY upd.account_id)
   SELECT array_agg(p.account_id), array_agg(p.amount) INTO released_accounts, released_amounts FROM per_account p;
-
+${more}
   RETURN QUERY
   WITH live AS (
     SELECT DISTINCT r.account_id AS id

@@ -11,7 +11,17 @@ export interface AuthContext {
   /** When the account's subscription payment started failing (ms since the epoch), if it is failing. */
   pastDueSince?: number | null;
   /** Present when the caller used an API key. */
-  key?: { id: string; publicId: string; kind: KeyKind };
+  key?: {
+    id: string;
+    publicId: string;
+    kind: KeyKind;
+    /** The key has a credit limit: its live requests hold against it (exactly, in the database). */
+    creditLimited?: boolean;
+    /** Catalog model ids it may be served by (null or absent: every model). */
+    allowedModels?: readonly string[] | null;
+    /** Its own requests-per-minute limit, below the plan's (null or absent: the plan's). */
+    rateLimitRpm?: number | null;
+  };
 }
 
 declare module 'fastify' {
