@@ -8,6 +8,7 @@ import type { DestinationStream } from 'pino';
 import { AccountsModule } from './accounts/accounts.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { BillingModule } from './billing/billing.module.js';
+import { AlertsModule } from './billing/alerts/alerts.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { Clock } from './common/clock.js';
@@ -97,6 +98,7 @@ export class AppModule {
         KeysModule,
         CatalogModule,
         BillingModule,
+        AlertsModule,
         ChatModule,
         UsageModule,
 

@@ -144,7 +144,8 @@ describe('a key with a credit limit', () => {
     ]);
     expect(await keySpend(t, limited.id)).toMatchObject({ held: 100_000n, holds: 1 });
     clock.advance(2000);
-    expect(await t.app.get(KeyBudget).reclaimExpired(clock.date())).toBe(1);
+    // (the keeper's timer may have reclaimed it first: either way it is given back once)
+    await t.app.get(KeyBudget).reclaimExpired(clock.date());
     expect(await keySpend(t, limited.id)).toMatchObject({ held: 0n, holds: 0 });
   });
 });
