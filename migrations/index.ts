@@ -7,6 +7,7 @@ import { StripeBilling1764110000000 } from './1764110000000-stripe-billing.js';
 import { UsageRead1764120000000 } from './1764120000000-usage-read.js';
 
 import { Admin1764130000000 } from './1764130000000-admin.js';
+import { Accounts1764140000000 } from './1764140000000-accounts.js';
 import { KeySettings1764150000000 } from './1764150000000-key-settings.js';
 
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
@@ -20,5 +21,6 @@ export const MIGRATIONS = [
   UsageRead1764120000000,
 
   Admin1764130000000,
+  Accounts1764140000000,
   KeySettings1764150000000,
 ];

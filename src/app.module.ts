@@ -6,17 +6,20 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AccountsModule } from './accounts/accounts.module.js';
+import { SigningSecretModule } from './accounts/signing-secret.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { BillingModule } from './billing/billing.module.js';
 import { AlertsModule } from './billing/alerts/alerts.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { Clock } from './common/clock.js';
+import { SigningSecret } from './common/signing-secret.js';
 import { Instance } from './common/instance.js';
 import { OpenAiExceptionFilter } from './common/exception.filter.js';
 import { CONFIG, type Config } from './config/config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { KeysModule } from './keys/keys.module.js';
+import { MailModule } from './mail/mail.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { keyLimit } from './rate-limit/rate-limit.guard.js';
 import { MemoryWindowStorage, RedisWindowStorage } from './rate-limit/window-storage.js';
@@ -78,7 +81,13 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         ScheduleModule.forRoot(),
-        JwtModule.register({ global: true, secret: config.auth.jwtSecret }),
+        SigningSecretModule,
+        JwtModule.registerAsync({
+          global: true,
+          inject: [SigningSecret],
+          useFactory: (secret: SigningSecret) => ({ secret: secret.value }),
+        }),
+        MailModule,
         ThrottlerModule.forRootAsync({
           inject: [RedisService, Clock],
           useFactory: (redis: RedisService, clock: Clock) => ({

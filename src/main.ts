@@ -5,7 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.js';
 import { warmTokenizer } from './common/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
-import { listenFailure, startupWarnings } from './config/startup.js';
+import { listenFailure, mailNotice, startupWarnings } from './config/startup.js';
 import { Lifecycle } from './ops/lifecycle.service.js';
 
 async function main(): Promise<void> {
@@ -45,10 +45,9 @@ async function main(): Promise<void> {
   for (const warning of startupWarnings(config)) {
     logger.warn(warning);
   }
-  if (config.auth.jwtSecretGenerated) {
-    logger.warn(
-      'JWT_SECRET is not set: a random one was generated, so sessions end at restart and are not shared between instances',
-    );
+  const mail = mailNotice(config);
+  if (mail !== undefined) {
+    logger.log(mail);
   }
   if ((await accounts.countAccounts()) === 0) {
     process.stdout.write(firstStartHint(url));

@@ -55,6 +55,10 @@ export class Account {
   @Column('timestamptz', { name: 'purged_at', nullable: true })
   purgedAt!: Date | null;
 
+  /** When the owner proved the address theirs (the verification link); null until then. */
+  @Column('timestamptz', { name: 'email_verified_at', nullable: true })
+  emailVerifiedAt!: Date | null;
+
   /** Sessions carry the epoch they were issued in: bumping it ends them all. */
   @Column('integer', { name: 'session_epoch' })
   sessionEpoch!: number;

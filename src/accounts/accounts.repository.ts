@@ -9,7 +9,17 @@ export interface NewAccount {
   passwordHash: string;
   role: Role;
   plan: Plan;
-  grantMicro: bigint;
+  /** Set when the address counts as verified from the start (staff made by an admin, the first admin). */
+  verifiedAt: Date | null;
+  /** The free grant to post now, once per normalised address; null: none now (it waits for verification). */
+  grant: FreeGrant | null;
+}
+
+export interface FreeGrant {
+  /** `addressKey` of the account's email. */
+  addressKey: string;
+  micro: bigint;
+  at: Date;
 }
 
 @Injectable()
@@ -19,8 +29,9 @@ export class AccountsRepository {
     private readonly ledger: LedgerWriter,
   ) {}
 
-  findById(id: string): Promise<Account | null> {
-    return this.dataSource.getRepository(Account).findOneBy({ id });
+  /** The account; in the caller's transaction when `m` is given. */
+  findById(id: string, m?: EntityManager): Promise<Account | null> {
+    return (m ?? this.dataSource.manager).getRepository(Account).findOneBy({ id });
   }
 
   findByEmail(email: string): Promise<Account | null> {
@@ -40,33 +51,90 @@ export class AccountsRepository {
   }
 
   /**
-   * Creates the account with its first allocation: billing posts the `grant` (ledger entry and balance) in the
-   * same transaction, so the balance equals the sum of the ledger from the first moment.
-   * Returns null when the email is taken.
+   * Creates the account, and with it, when `grant` is given, its first allocation: billing posts the `grant`
+   * (ledger entry and balance) in the same transaction, so the balance equals the sum of the ledger from the first
+   * moment. Returns null when the email is taken.
    */
   async create(input: NewAccount): Promise<Account | null> {
     return this.dataSource.transaction(async (manager: EntityManager) => {
       const inserted = await manager.query(
-        `INSERT INTO accounts (email, password_hash, role, plan)
-         VALUES ($1, $2, $3, $4)
+        `INSERT INTO accounts (email, password_hash, role, plan, email_verified_at)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT DO NOTHING
          RETURNING id`,
-        [input.email, input.passwordHash, input.role, input.plan],
+        [input.email, input.passwordHash, input.role, input.plan, input.verifiedAt],
       );
       const rows = inserted as Array<{ id: string }>;
       if (rows.length === 0) {
         return null;
       }
       const id = rows[0].id;
-      await this.ledger.post(manager, {
-        accountId: id,
-        kind: 'grant',
-        amountMicro: input.grantMicro,
-        reference: `signup:${id}`,
-        note: `${input.plan} plan allocation`,
-      });
+      if (input.grant) {
+        await this.grantOnce(manager, id, input.plan, input.grant);
+      }
       return manager.getRepository(Account).findOneByOrFail({ id });
     });
+  }
+
+  /**
+   * Marks the address verified, and posts the free grant when `grant` is given and its address had none yet.
+   * `verified` is false when the account was verified already (or does not exist): nothing is done then.
+   */
+  async markVerified(
+    m: EntityManager,
+    id: string,
+    at: Date,
+    grant: FreeGrant | null,
+  ): Promise<{ verified: boolean; granted: boolean }> {
+    const rows = (await m.query(
+      `UPDATE accounts SET email_verified_at = $2 WHERE id = $1 AND email_verified_at IS NULL RETURNING plan`,
+      [id, at],
+    )) as unknown;
+    const changed = returned<{ plan: Plan }>(rows);
+    if (changed.length === 0) {
+      return { verified: false, granted: false };
+    }
+    const granted = grant ? await this.grantOnce(m, id, changed[0].plan, grant) : false;
+    return { verified: true, granted };
+  }
+
+  /**
+   * The free grant, once per normalised address: the address is claimed in `free_grants` first (its primary key
+   * makes a second claim, even a concurrent one, a no-op), and only the claim that won posts the credits.
+   */
+  private async grantOnce(m: EntityManager, id: string, plan: Plan, grant: FreeGrant): Promise<boolean> {
+    const claimed = (await m.query(
+      `INSERT INTO free_grants (address_sha256, account_id, granted_at) VALUES ($1, $2, $3)
+       ON CONFLICT (address_sha256) DO NOTHING RETURNING account_id`,
+      [grant.addressKey, id, grant.at],
+    )) as unknown[];
+    if (claimed.length === 0) {
+      return false;
+    }
+    return this.ledger.post(m, {
+      accountId: id,
+      kind: 'grant',
+      amountMicro: grant.micro,
+      reference: `signup:${id}`,
+      note: `${plan} plan allocation`,
+    });
+  }
+
+  /** Sets the password hash; with `endSessions`, every session of the account ends too (the epoch moves). */
+  async setPassword(
+    m: EntityManager | undefined,
+    id: string,
+    hash: string,
+    endSessions: boolean,
+  ): Promise<void> {
+    await (m ?? this.dataSource).query(
+      `UPDATE accounts SET password_hash = $2, session_epoch = session_epoch + $3 WHERE id = $1`,
+      [id, hash, endSessions ? 1 : 0],
+    );
+  }
+
+  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
   }
 
   findByIds(ids: string[]): Promise<Account[]> {
@@ -188,6 +256,14 @@ export class AccountsRepository {
 /** The email of a purged account: unique, names only the id, and can never receive mail (RFC 2606 `.invalid`). */
 export function tombstoneEmail(id: string): string {
   return `deleted-${id}@purged.invalid`;
+}
+
+/** The rows an `UPDATE … RETURNING` returned (the pg driver and PGlite answer in different shapes). */
+function returned<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0])) {
+    return result[0] as T[];
+  }
+  return Array.isArray(result) ? (result as T[]) : [];
 }
 
 /** Whether an `UPDATE … RETURNING` changed a row (the pg driver and PGlite answer in different shapes). */

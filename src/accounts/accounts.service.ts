@@ -2,11 +2,17 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import * as argon2 from 'argon2';
 import type { EntityManager } from 'typeorm';
-import { CONFIG, type Config } from '../config/config.js';
-import { ErrorCode, GatewayError } from '../common/errors.js';
+import { AuditLog } from '../admin/audit.js';
 import { includedMicro } from '../billing/plans.js';
+import { Clock } from '../common/clock.js';
+import { ErrorCode, GatewayError } from '../common/errors.js';
+import { CONFIG, type Config } from '../config/config.js';
+import type { AuthContext } from '../keys/auth-context.js';
 import type { Account, Role } from './account.entity.js';
 import { AccountsRepository } from './accounts.repository.js';
+import { addressKey } from './email-address.js';
+import { SessionsRepository } from './sessions.repository.js';
+import { VerificationService } from './verification.service.js';
 
 export interface Session {
   token: string;
@@ -20,7 +26,14 @@ export interface AccountView {
   role: Role;
   plan: Account['plan'];
   status: Account['status'];
+  /** Whether the address is verified (live keys wait for it when verification is required). */
+  email_verified: boolean;
   created_at: string;
+}
+
+export interface LogoutAllResult {
+  object: 'logout';
+  sessions_ended: number;
 }
 
 export interface SessionClaims {
@@ -28,7 +41,11 @@ export interface SessionClaims {
   role: Role;
   /** The account's session epoch when the token was issued: a token of an older epoch is refused. */
   ep?: number;
+  /** The session's row: a token whose session ended (log-out, password change) is refused. */
+  sid?: string;
 }
+
+const INVALID_SESSION = 'The session is invalid or has expired. Log in again.';
 
 @Injectable()
 export class AccountsService {
@@ -36,18 +53,27 @@ export class AccountsService {
 
   constructor(
     private readonly accounts: AccountsRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly verification: VerificationService,
+    private readonly audit: AuditLog,
     private readonly jwt: JwtService,
+    private readonly clock: Clock,
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 
+  /**
+   * A new Free account and its first session. The verification mail goes out when mail is on; the free credits
+   * come now, or at verification when it is required (once per normalised address either way).
+   */
   async signup(email: string, password: string): Promise<Session> {
-    const account = await this.create(email, password, 'user');
+    const account = await this.create(email, password, 'user', false);
     if (!account) {
       throw new GatewayError(ErrorCode.Conflict, 'An account with this email already exists.', {
         param: 'email',
         code: 'email_taken',
       });
     }
+    await this.verification.afterSignup(account);
     return this.session(account);
   }
 
@@ -69,17 +95,58 @@ export class AccountsService {
 
   /** Resolves a session token to its active account, or throws 401. */
   async verifySession(token: string): Promise<Account> {
+    return (await this.authenticateSession(token)).account;
+  }
+
+  /**
+   * Resolves a session token to its account and session id, or throws 401: the signature, then the session's row
+   * (not ended, not expired) and the account (active, same epoch), read in one query at every request, so a
+   * log-out on one instance holds on every other at once.
+   */
+  async authenticateSession(token: string): Promise<{ account: Account; sessionId: string }> {
     let claims: SessionClaims;
     try {
       claims = await this.jwt.verifyAsync<SessionClaims>(token);
     } catch {
-      throw new GatewayError(ErrorCode.InvalidApiKey, 'The session is invalid or has expired. Log in again.');
+      throw new GatewayError(ErrorCode.InvalidApiKey, INVALID_SESSION);
     }
-    const account = await this.accounts.findById(claims.sub);
-    if (!account || account.status !== 'active' || (claims.ep ?? 0) !== account.sessionEpoch) {
-      throw new GatewayError(ErrorCode.InvalidApiKey, 'The session is invalid or has expired. Log in again.');
+    const account = claims.sid ? await this.sessions.findActive(claims.sid, this.clock.date()) : null;
+    if (
+      !account ||
+      account.id !== claims.sub ||
+      account.status !== 'active' ||
+      (claims.ep ?? 0) !== account.sessionEpoch
+    ) {
+      throw new GatewayError(ErrorCode.InvalidApiKey, INVALID_SESSION);
     }
-    return account;
+    return { account, sessionId: claims.sid! };
+  }
+
+  /** `POST /auth/logout`: ends this session only. */
+  async logout(auth: AuthContext, requestId: string): Promise<void> {
+    if (auth.sessionId) {
+      await this.sessions.revoke(auth.accountId, auth.sessionId, this.clock.date());
+    }
+    await this.audit.record(
+      { accountId: auth.accountId, role: auth.role, requestId },
+      { action: 'account.logout', targetType: 'account', targetId: auth.accountId },
+    );
+  }
+
+  /** `POST /auth/logout-all`: ends every session of the account, this one included. */
+  async logoutAll(auth: AuthContext, requestId: string): Promise<LogoutAllResult> {
+    const ended = await this.sessions.revokeAll(auth.accountId, this.clock.date());
+    await this.accounts.endSessions(auth.accountId);
+    await this.audit.record(
+      { accountId: auth.accountId, role: auth.role, requestId },
+      {
+        action: 'account.logout_all',
+        targetType: 'account',
+        targetId: auth.accountId,
+        after: { sessions_ended: ended },
+      },
+    );
+    return { object: 'logout', sessions_ended: ended };
   }
 
   findById(id: string): Promise<Account | null> {
@@ -96,7 +163,7 @@ export class AccountsService {
     if (!adminEmail || !adminPassword || (await this.accounts.adminExists())) {
       return;
     }
-    const created = await this.create(adminEmail, adminPassword, 'admin');
+    const created = await this.create(adminEmail, adminPassword, 'admin', true);
     if (created) {
       this.logger.log(`created the first admin account (${created.id})`);
     } else {
@@ -123,7 +190,7 @@ export class AccountsService {
 
   /** Creates a staff account (or any role); null when the email is taken. */
   createWithRole(email: string, password: string, role: Role): Promise<Account | null> {
-    return this.create(email, password, role);
+    return this.create(email, password, role, true);
   }
 
   transition(id: string, from: Account['status'][], to: Account['status']): Promise<Account | null> {
@@ -162,25 +229,44 @@ export class AccountsService {
       role: account.role,
       plan: account.plan,
       status: account.status,
+      email_verified: account.emailVerifiedAt !== null,
       created_at: account.createdAt.toISOString(),
     };
   }
 
-  private async create(email: string, password: string, role: Role): Promise<Account | null> {
+  /**
+   * `verified`: the address counts as verified from the start (staff an admin creates, the first admin). The free
+   * grant is posted now unless it waits for the verification of the address.
+   */
+  private async create(
+    email: string,
+    password: string,
+    role: Role,
+    verified: boolean,
+  ): Promise<Account | null> {
     const passwordHash = await argon2.hash(password, { type: argon2.argon2id });
+    const now = this.clock.date();
+    const address = email.trim().toLowerCase();
+    const grantNow = verified || !this.verification.grantAtVerification;
     return this.accounts.create({
-      email: email.trim().toLowerCase(),
+      email: address,
       passwordHash,
       role,
       plan: 'free',
-      grantMicro: includedMicro('free'),
+      verifiedAt: verified ? now : null,
+      grant: grantNow ? { addressKey: addressKey(address), micro: includedMicro('free'), at: now } : null,
     });
   }
 
   private async session(account: Account): Promise<Session> {
-    const claims: SessionClaims = { sub: account.id, role: account.role, ep: account.sessionEpoch };
-    const token = await this.jwt.signAsync(claims, { expiresIn: this.config.auth.sessionTtlSeconds });
-    return { token, expires_in: this.config.auth.sessionTtlSeconds, account: this.toView(account) };
+    const ttl = this.config.auth.sessionTtlSeconds;
+    const now = this.clock.now();
+    // Sessions ended or expired a day ago are of no use any more: each log-in clears its account's.
+    await this.sessions.prune(account.id, new Date(now - 24 * 3600_000));
+    const sid = await this.sessions.create(account.id, new Date(now), new Date(now + ttl * 1000));
+    const claims: SessionClaims = { sub: account.id, role: account.role, ep: account.sessionEpoch, sid };
+    const token = await this.jwt.signAsync(claims, { expiresIn: ttl });
+    return { token, expires_in: ttl, account: this.toView(account) };
   }
 }
 

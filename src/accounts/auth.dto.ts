@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { isEmail, IsString, MaxLength, MinLength, ValidateBy } from 'class-validator';
+import { IsNewPassword, PASSWORD_MAX, PASSWORD_MIN } from './password-policy.js';
 
 /** A lone UTF-16 surrogate (`"\ud800"` in JSON): no UTF-8 text can hold it. */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -21,17 +22,109 @@ function IsEmailAddress(message: string): PropertyDecorator {
   );
 }
 
+const NEW_PASSWORD = {
+  minLength: PASSWORD_MIN,
+  maxLength: PASSWORD_MAX,
+  example: 'correct horse battery staple',
+  description:
+    `A new password: ${PASSWORD_MIN} to ${PASSWORD_MAX} characters, not one of the 10,000 most common passwords ` +
+    '(nor one of them with digits or symbols added at the end), with at least 5 different characters.',
+};
+
+/** Sign-up (and a staff account an admin creates): the password policy applies. */
 export class CredentialsDto {
   @ApiProperty({ example: 'dev@example.com' })
   @IsEmailAddress('email must be a valid email address')
   @MaxLength(254)
   email!: string;
 
-  @ApiProperty({ minLength: 8, maxLength: 200, example: 'correct horse battery staple' })
+  @ApiProperty(NEW_PASSWORD)
   @IsString()
-  @MinLength(8, { message: 'password must be at least 8 characters' })
-  @MaxLength(200)
+  @IsNewPassword()
   password!: string;
+}
+
+/** Log-in: any password of the account (older accounts may have one shorter than today's minimum). */
+export class LoginDto {
+  @ApiProperty({ example: 'dev@example.com' })
+  @IsEmailAddress('email must be a valid email address')
+  @MaxLength(254)
+  email!: string;
+
+  @ApiProperty({ maxLength: PASSWORD_MAX, example: 'correct horse battery staple' })
+  @IsString()
+  @MinLength(1, { message: 'password must not be empty' })
+  @MaxLength(PASSWORD_MAX, { message: `password must be at most ${PASSWORD_MAX} characters` })
+  password!: string;
+}
+
+export class TokenDto {
+  @ApiProperty({
+    description: 'The `token` of the link in the mail.',
+    example: 'q3Yx0m1bV5mX8y0tQm3ZkG9xR2f7pL1cN4sW6uJ8aE0',
+  })
+  @IsString()
+  @MinLength(1, { message: 'token must not be empty' })
+  @MaxLength(128, { message: 'token must be at most 128 characters' })
+  token!: string;
+}
+
+export class ForgotPasswordDto {
+  @ApiProperty({ example: 'dev@example.com' })
+  @IsEmailAddress('email must be a valid email address')
+  @MaxLength(254)
+  email!: string;
+}
+
+export class ResetPasswordDto extends TokenDto {
+  @ApiProperty(NEW_PASSWORD)
+  @IsString()
+  @IsNewPassword()
+  password!: string;
+}
+
+export class ChangePasswordDto {
+  @ApiProperty({ maxLength: PASSWORD_MAX, example: 'my old pass phrase' })
+  @IsString()
+  @MinLength(1, { message: 'current_password must not be empty' })
+  @MaxLength(PASSWORD_MAX, { message: `current_password must be at most ${PASSWORD_MAX} characters` })
+  current_password!: string;
+
+  @ApiProperty(NEW_PASSWORD)
+  @IsString()
+  @IsNewPassword()
+  password!: string;
+}
+
+export class VerificationDto {
+  @ApiProperty({ enum: ['email_verification'] }) object!: string;
+  @ApiProperty({ enum: [true] }) verified!: boolean;
+  @ApiProperty({
+    description:
+      "Whether this verification added the Free plan's credits (false when the address, normalised, had them already).",
+  })
+  credits_granted!: boolean;
+}
+
+export class ResendDto {
+  @ApiProperty({ enum: ['email_verification'] }) object!: string;
+  @ApiProperty({ enum: [true] }) sent!: boolean;
+}
+
+export class ForgotAnswerDto {
+  @ApiProperty({ enum: ['password_reset_request'] }) object!: string;
+  @ApiProperty() message!: string;
+}
+
+export class PasswordChangeDto {
+  @ApiProperty({ enum: ['password_change'] }) object!: string;
+  @ApiProperty({ enum: [true] }) changed!: boolean;
+  @ApiProperty({ description: 'Sessions the change ended.' }) sessions_ended!: number;
+}
+
+export class LogoutAllDto {
+  @ApiProperty({ enum: ['logout'] }) object!: string;
+  @ApiProperty({ description: 'Sessions ended, this one included.' }) sessions_ended!: number;
 }
 
 export class AccountDto {
@@ -40,6 +133,10 @@ export class AccountDto {
   @ApiProperty({ enum: ['user', 'support', 'admin'] }) role!: string;
   @ApiProperty({ enum: ['free', 'power', 'pro'] }) plan!: string;
   @ApiProperty({ enum: ['active', 'suspended', 'pending_deletion', 'deleted'] }) status!: string;
+  @ApiProperty({
+    description: 'Whether the address is verified (live keys wait for it when it is required).',
+  })
+  email_verified!: boolean;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
 }
 
@@ -69,6 +166,7 @@ export const SESSION_EXAMPLE = {
       role: 'user',
       plan: 'free',
       status: 'active',
+      email_verified: false,
       created_at: '2026-11-30T04:22:59.235Z',
     },
   },

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ProviderId } from '../common/provider-ids.js';
 import { DEFAULT_BASE_URLS } from '../providers/base-urls.js';
@@ -63,11 +62,23 @@ export interface Config {
   /** When set, `/metrics` answers only `Authorization: Bearer <this>` (`METRICS_TOKEN`). */
   metricsToken: string | undefined;
   auth: {
-    jwtSecret: string;
-    jwtSecretGenerated: boolean;
+    /**
+     * `JWT_SECRET`, or undefined: then the secret is generated at first start and kept in the database, so sessions
+     * survive a restart and are valid on every instance.
+     */
+    jwtSecret: string | undefined;
     sessionTtlSeconds: number;
     adminEmail: string | undefined;
     adminPassword: string | undefined;
+  };
+  /** Outgoing mail (verification, password reset, alerts). */
+  mail: {
+    /** `SMTP_URL` (`smtp://user:pass@host:587`, `smtps://…` for TLS from the start); undefined: no mail is sent. */
+    smtpUrl: string | undefined;
+    /** `MAIL_FROM`: the sender, `Name <address>` or a bare address. */
+    from: string;
+    /** `REQUIRE_EMAIL_VERIFICATION`: live keys wait for a verified address (default: on when mail can be sent). */
+    requireVerification: boolean;
   };
   usage: {
     /** Raw usage events are kept this many days (then dropped a month's partition at a time); rollups are kept. */
@@ -199,6 +210,38 @@ function url(env: Env, name: string, fallback: string | undefined, protocols: st
     throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
   }
   return raw.replace(/\/+$/, '');
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name)?.trim().toLowerCase();
+  if (raw === undefined) {
+    return fallback;
+  }
+  if (['true', '1', 'yes', 'on'].includes(raw)) {
+    return true;
+  }
+  if (['false', '0', 'no', 'off'].includes(raw)) {
+    return false;
+  }
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+/** `Name <address>` or a bare address: what an SMTP server accepts as a sender. */
+const MAIL_FROM_PATTERN = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/;
+
+function mailConfig(env: Env): Config['mail'] {
+  const smtpUrl = url(env, 'SMTP_URL', undefined, ['smtp:', 'smtps:']);
+  const from = str(env, 'MAIL_FROM', 'Conflux Router <no-reply@localhost>').trim();
+  if (!MAIL_FROM_PATTERN.test(from)) {
+    throw new ConfigError(`MAIL_FROM must be an address or "Name <address>", got "${from}"`);
+  }
+  const requireVerification = bool(env, 'REQUIRE_EMAIL_VERIFICATION', smtpUrl !== undefined);
+  if (requireVerification && smtpUrl === undefined) {
+    throw new ConfigError(
+      'REQUIRE_EMAIL_VERIFICATION needs SMTP_URL: without mail, no address could ever be verified',
+    );
+  }
+  return { smtpUrl, from, requireVerification };
 }
 
 function oneOf<T extends string>(env: Env, name: string, fallback: T, values: readonly T[]): T {
@@ -478,12 +521,12 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: corsOrigins(env),
     metricsToken,
     auth: {
-      jwtSecret: jwtSecretEnv ?? randomBytes(32).toString('hex'),
-      jwtSecretGenerated: jwtSecretEnv === undefined,
+      jwtSecret: jwtSecretEnv,
       sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 3600, 60),
       adminEmail: adminEmail?.toLowerCase(),
       adminPassword,
     },
+    mail: mailConfig(env),
     usage: {
       retentionDays: int(env, 'USAGE_RETENTION_DAYS', 400, 1),
       heartbeatMs: int(env, 'USAGE_STREAM_HEARTBEAT_MS', 15_000, 100),

@@ -45,3 +45,15 @@ export function listenFailure(
   }
   return undefined;
 }
+
+/** The line to log at start when no mail can be sent: what that turns off, and how to turn it on. */
+export function mailNotice(config: Pick<Config, 'mail'>): string | undefined {
+  if (config.mail.smtpUrl !== undefined) {
+    return undefined;
+  }
+  return (
+    'SMTP_URL is not set: no mail is sent, so email addresses are not verified (REQUIRE_EMAIL_VERIFICATION is off) ' +
+    'and password reset is unavailable. Set SMTP_URL and MAIL_FROM, or try mail locally with the SMTP catcher of ' +
+    '`npm run fakes`.'
+  );
+}

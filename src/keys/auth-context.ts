@@ -10,6 +10,8 @@ export interface AuthContext {
   via: 'key' | 'session';
   /** When the account's subscription payment started failing (ms since the epoch), if it is failing. */
   pastDueSince?: number | null;
+  /** The session's id, when the caller used a dashboard session (log-out ends it). */
+  sessionId?: string;
   /** Present when the caller used an API key. */
   key?: {
     id: string;

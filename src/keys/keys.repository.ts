@@ -9,7 +9,7 @@ export interface KeyWithAccount {
   key: ApiKey;
   /** False when the hash is the secret before the key's last rotation. */
   current: boolean;
-  account: Pick<Account, 'id' | 'plan' | 'role' | 'status' | 'pastDueSince'>;
+  account: Pick<Account, 'id' | 'plan' | 'role' | 'status' | 'pastDueSince'> & { emailVerified: boolean };
 }
 
 @Injectable()
@@ -47,7 +47,7 @@ export class KeysRepository {
     const rows = (await this.dataSource.query(
       `SELECT k.id, k.public_id, k.account_id, k.kind, k.expires_at, k.revoked_at, k.credit_limit_micro::text AS lim,
               k.allowed_models, k.rate_limit_rpm, k.sha256 = $1 AS current, k.previous_valid_until, k.rotated_at,
-              a.plan, a.role, a.status, a.past_due_since
+              a.plan, a.role, a.status, a.past_due_since, a.email_verified_at IS NOT NULL AS email_verified
          FROM api_keys k JOIN accounts a ON a.id = k.account_id
         WHERE k.sha256 = $1 OR k.previous_sha256 = $1`,
       [sha256],
@@ -68,6 +68,7 @@ export class KeysRepository {
       role: Account['role'];
       status: Account['status'];
       past_due_since: Date | null;
+      email_verified: boolean;
     }>;
     const row = rows[0];
     if (!row) {
@@ -95,6 +96,7 @@ export class KeysRepository {
         role: row.role,
         status: row.status,
         pastDueSince: row.past_due_since ? new Date(row.past_due_since) : null,
+        emailVerified: row.email_verified,
       },
     };
   }

@@ -389,7 +389,7 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
         this.cache.set(sha256, entry);
       }
     }
-    const found = entry.found;
+    let found = entry.found;
     if (!found) {
       throw invalidKey();
     }
@@ -426,6 +426,9 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
         `This account is ${found.account.status.replace('_', ' ')}.`,
       );
     }
+    if (found.key.kind === 'live' && !found.account.emailVerified && this.config.mail.requireVerification) {
+      found = await this.verifiedSince(sha256, entry);
+    }
     this.touched.add(found.key.id);
     return {
       accountId: found.account.id,
@@ -442,6 +445,24 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
         rateLimitRpm: found.key.rateLimitRpm,
       },
     };
+  }
+
+  /**
+   * A live key of an account whose address is not verified: read again (not from the cache, which may predate the
+   * verification; the refusal is rare, so the lookup costs little), then 403 `email_not_verified` if still so.
+   */
+  private async verifiedSince(sha256: string, entry: CacheEntry): Promise<KeyWithAccount> {
+    const fresh = await this.keys.findByHash(sha256);
+    if (fresh?.account.emailVerified) {
+      entry.found = fresh;
+      return fresh;
+    }
+    throw new GatewayError(
+      ErrorCode.PermissionDenied,
+      'Live keys work once the email address of the account is verified: open the link of the verification mail ' +
+        '(or ask for a new one in the dashboard, POST /auth/verify/resend). Test keys (cf_test_…) work meanwhile.',
+      { code: 'email_not_verified' },
+    );
   }
 
   async flushLastUsed(): Promise<void> {

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { deriveKey } from '../common/seal.js';
-import { CONFIG, type Config } from '../config/config.js';
+import { SigningSecret } from '../common/signing-secret.js';
 import type { AuthContext } from '../keys/auth-context.js';
 import { csvLine } from './csv.js';
 import { CursorCodec } from './cursor.js';
@@ -49,9 +49,9 @@ export class UsageService {
   constructor(
     private readonly usage: UsageRepository,
     private readonly clock: Clock,
-    @Inject(CONFIG) config: Config,
+    secret: SigningSecret,
   ) {
-    this.cursors = new CursorCodec(deriveKey('usage-cursor', config.auth.jwtSecret));
+    this.cursors = new CursorCodec(deriveKey('usage-cursor', secret.value));
   }
 
   /** `GET /v1/usage`: the caller's own events or groups, as JSON or as a streamed CSV. */

@@ -5,6 +5,8 @@ import { AlertsRepository } from '../../src/billing/alerts/alerts.repository.js'
 import { AlertsService } from '../../src/billing/alerts/alerts.service.js';
 import { verifySignature } from '../../src/billing/alerts/signature.js';
 import { MeteringService } from '../../src/billing/metering.service.js';
+import { startFakes, type Fakes } from '../fakes/index.js';
+import { SmtpCatcher } from '../fakes/smtp.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { KeysService } from '../../src/keys/keys.service.js';
 import { gatewayEnv, useGateway } from '../support/gateway.js';
@@ -227,6 +229,48 @@ describe('alerts before money runs out', () => {
     expect(rolled.body.webhook_secret).not.toBe(before);
     expect(t.logs()).not.toContain(before);
     expect(t.logs()).not.toContain(rolled.body.webhook_secret);
+  });
+});
+
+describe('alert mails', () => {
+  const smtp = new SmtpCatcher();
+  const clock = new ManualClock();
+  let t: TestApp;
+  let fakes: Fakes;
+  beforeAll(async () => {
+    fakes = await startFakes();
+    await smtp.start();
+    t = await startApp(
+      gatewayEnv(fakes, {
+        ...QUIET,
+        ...smtp.env,
+        REQUIRE_EMAIL_VERIFICATION: 'false',
+        PUBLIC_URL: 'https://conflux.test',
+      }),
+      { clock },
+    );
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fakes?.close();
+    await smtp.close();
+  });
+
+  it('mails the owner once per alert (no webhook needed)', async () => {
+    const { token, accountId, email } = await signup(t);
+    const { key } = await createKey(t, token, 'live');
+    expect((await smtp.nextMail(email)).subject).toContain('Verify your email'); // the sign-up's own mail
+    const alerts = t.app.get(AlertsService);
+    await setBalance(t, accountId, 100n * MICRO + 50_000n);
+    expect((await call(t, 'POST', '/v1/chat/completions', TENTH, key)).status).toBe(200);
+    await alerts.scan();
+    await alerts.scan(true);
+    expect(await alerts.deliver()).toBe(1);
+    const mail = await smtp.nextMail(email);
+    expect(mail.subject).toBe('You have used 80% of your Conflux credits');
+    expect(mail.text).toContain('400.05 of the 500 credits');
+    expect(mail.html).toContain('<p>');
+    expect(smtp.pending(email)).toBe(0);
   });
 });
 

@@ -1,21 +1,21 @@
 import { Injectable } from '@nestjs/common';
+import { MailService, type Mail } from '../../mail/mail.service.js';
 
-export interface AlertMail {
-  to: string;
-  subject: string;
-  text: string;
-  html: string;
-}
+export type AlertMail = Mail;
 
 /**
- * Where alert mails go: the mail module's service when it is configured (`SMTP_URL`); disabled otherwise (alerts
- * are then webhooks only). A seam of its own, so alerts do not depend on how mail is sent.
+ * Where alert mails go: the mail module (`SMTP_URL`). Without it `enabled` is false and alerts are webhooks only.
+ * A seam of its own, so the alerts do not depend on how mail is sent.
  */
 @Injectable()
 export class AlertMailer {
-  readonly enabled: boolean = false;
+  constructor(private readonly mail: MailService) {}
 
-  send(_mail: AlertMail): Promise<void> {
-    return Promise.reject(new Error('mail is not configured'));
+  get enabled(): boolean {
+    return this.mail.enabled;
+  }
+
+  send(mail: AlertMail): Promise<void> {
+    return this.mail.send(mail);
   }
 }
