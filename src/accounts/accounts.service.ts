@@ -123,14 +123,15 @@ export class AccountsService {
   }
 
   /** `POST /auth/logout`: ends this session only. */
-  async logout(auth: AuthContext, requestId: string): Promise<void> {
-    if (auth.sessionId) {
-      await this.sessions.revoke(auth.accountId, auth.sessionId, this.clock.date());
-    }
+  async logout(auth: AuthContext, requestId: string): Promise<LogoutAllResult> {
+    const ended = auth.sessionId
+      ? await this.sessions.revoke(auth.accountId, auth.sessionId, this.clock.date())
+      : 0;
     await this.audit.record(
       { accountId: auth.accountId, role: auth.role, requestId },
       { action: 'account.logout', targetType: 'account', targetId: auth.accountId },
     );
+    return { object: 'logout', sessions_ended: ended };
   }
 
   /** `POST /auth/logout-all`: ends every session of the account, this one included. */

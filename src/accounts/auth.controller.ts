@@ -188,6 +188,7 @@ export class AuthController {
       ...MAIL_UNAVAILABLE,
       message: MAIL_UNAVAILABLE.message!.replace('Password reset is', 'Verification mails are'),
     },
+    ...BODY_ERRORS,
     ...SERVER_ERRORS,
   )
   resend(@Auth() auth: AuthContext): Promise<ResendResult> {
@@ -304,13 +305,17 @@ export class AuthController {
   }
 
   @Post('logout')
-  @HttpCode(204)
+  @HttpCode(200)
   @ApiBearerAuth(SESSION_AUTH)
   @UseGuards(SessionGuard)
   @ApiOperation({ summary: 'End this session (its token is refused from now on, on every instance)' })
-  @ApiResponse({ status: 204, description: 'Ended.' })
-  @ApiErrors(...SESSION_ERRORS, ...SERVER_ERRORS)
-  logout(@Auth() auth: AuthContext, @Req() request: FastifyRequest): Promise<void> {
+  @ApiResponse({
+    status: 200,
+    type: LogoutAllDto,
+    examples: { ended: { summary: 'This session ended', value: { object: 'logout', sessions_ended: 1 } } },
+  })
+  @ApiErrors(...SESSION_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS)
+  logout(@Auth() auth: AuthContext, @Req() request: FastifyRequest): Promise<LogoutAllResult> {
     return this.accounts.logout(auth, request.id);
   }
 
@@ -324,7 +329,7 @@ export class AuthController {
     type: LogoutAllDto,
     examples: { ended: { summary: 'Three sessions ended', value: { object: 'logout', sessions_ended: 3 } } },
   })
-  @ApiErrors(...SESSION_ERRORS, ...SERVER_ERRORS)
+  @ApiErrors(...SESSION_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS)
   logoutAll(@Auth() auth: AuthContext, @Req() request: FastifyRequest): Promise<LogoutAllResult> {
     return this.accounts.logoutAll(auth, request.id);
   }

@@ -124,7 +124,8 @@ export class PasswordChangeDto {
 
 export class LogoutAllDto {
   @ApiProperty({ enum: ['logout'] }) object!: string;
-  @ApiProperty({ description: 'Sessions ended, this one included.' }) sessions_ended!: number;
+  @ApiProperty({ description: 'Sessions ended (log-out: this one; log-out everywhere: every one).' })
+  sessions_ended!: number;
 }
 
 export class AccountDto {

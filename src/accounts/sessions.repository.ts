@@ -32,12 +32,13 @@ export class SessionsRepository {
       .getOne();
   }
 
-  /** Ends one session of the account. */
-  async revoke(accountId: string, id: string, now: Date): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL`,
+  /** Ends one session of the account; the number ended (0 or 1). */
+  async revoke(accountId: string, id: string, now: Date): Promise<number> {
+    const rows = (await this.dataSource.query(
+      `UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL RETURNING id`,
       [id, accountId, now],
-    );
+    )) as unknown;
+    return changedRows(rows);
   }
 
   /** Ends every session of the account but `keep` (when given); the number ended. */

@@ -16,6 +16,10 @@ export const DASHBOARD_PAGES = [
   '/billing',
   '/models',
   '/status',
+  '/account',
+  '/verify',
+  '/forgot-password',
+  '/reset-password',
 ];
 
 /** Where the dashboard answers: its pages, its assets, its catalog (web routes, not the API: not in openapi.json). */

@@ -40,7 +40,8 @@ describe('sessions: log-out, log-out everywhere, a signing secret kept in the da
     const other = b ?? a;
     expect((await keys(other, token)).status).toBe(200);
     const out = await call(a, 'POST', '/auth/logout', undefined, token);
-    expect(out.status).toBe(204);
+    expect(out.status).toBe(200);
+    expect(out.body).toEqual({ object: 'logout', sessions_ended: 1 });
     const refused = await keys(other, token);
     expect(refused.status).toBe(401);
     expect(refused.body.error.message).toMatch(/Log in again/);

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateChatRequest } from '../../src/chat/request-schema.js';
+import { ManualClock } from '../../src/common/clock.js';
 import { ERROR_SHAPES } from '../../src/common/errors.js';
 import { Lifecycle } from '../../src/ops/lifecycle.service.js';
 import { createKey, signup, startApp, type TestApp } from '../support/app.js';
 import { liveAccount, setBalance } from '../support/billing.js';
 import { useGateway } from '../support/gateway.js';
+import { SmtpCatcher, tokenOf } from '../fakes/smtp.js';
 import { stripeEventPayload } from '../fakes/stripe.js';
 import {
   handlerOf,
@@ -39,6 +41,7 @@ const GUARD_STATUSES: Record<string, number[]> = {
   AccountAuthGuard: [401, 403],
   RateLimitGuard: [429],
   AuthRateLimitGuard: [429],
+  SessionGuard: [401, 403],
   MetricsTokenGuard: [401],
 };
 
@@ -52,6 +55,8 @@ const ROUTE_STATUSES: Record<string, number[]> = {
   'GET /v1/models/{path}': [404],
   'POST /auth/signup': [409],
   'POST /auth/login': [401, 403],
+  'POST /auth/verify/resend': [409, 429],
+  'POST /auth/password/forgot': [429],
   'GET /health/ready': [503],
 };
 
@@ -956,6 +961,69 @@ describe('the API reference', () => {
       token: leaving.token,
       expect: 200,
     });
+
+    // The account's life, on a gateway that sends mail (to the SMTP catcher) and moves by a clock of its own.
+    await check('POST /auth/password/forgot', '/auth/password/forgot', { body: { email }, expect: 503 });
+    const smtp = new SmtpCatcher();
+    await smtp.start();
+    const clock = new ManualClock();
+    const mailed = await startApp(smtp.env, { clock });
+    try {
+      const who = await signup(mailed);
+      const verification = tokenOf(await smtp.nextMail(who.email));
+      const on = (op: string, url: string, options: Parameters<typeof check>[2]) =>
+        check(op, url, options, mailed);
+      await on('POST /auth/verify/resend', '/auth/verify/resend', { token: who.token, expect: 429 });
+      clock.advance(61_000);
+      await on('POST /auth/verify/resend', '/auth/verify/resend', { token: who.token, expect: 202 });
+      await on('POST /auth/verify/resend', '/auth/verify/resend', { expect: 401 });
+      await on('POST /auth/verify', '/auth/verify', { body: { token: 'unknown' }, expect: 400 });
+      await on('POST /auth/verify', '/auth/verify', { body: { token: verification }, expect: 200 });
+      await on('POST /auth/verify/resend', '/auth/verify/resend', { token: who.token, expect: 409 });
+      await smtp.nextMail(who.email); // the resent one
+
+      await on('POST /auth/password/forgot', '/auth/password/forgot', {
+        body: { email: who.email },
+        expect: 202,
+      });
+      await on('POST /auth/password/forgot', '/auth/password/forgot', { body: { email: 'x' }, expect: 400 });
+      const reset = tokenOf(await smtp.nextMail(who.email));
+      await on('POST /auth/password/reset', '/auth/password/reset', {
+        body: { token: reset, password: 'password1234' },
+        expect: 400,
+      });
+      await on('POST /auth/password/reset', '/auth/password/reset', {
+        body: { token: reset, password: 'a new long pass phrase' },
+        expect: 200,
+      });
+      await on('POST /auth/logout', '/auth/logout', { token: who.token, expect: 401 }); // the reset ended it
+      const login = await send(mailed, 'POST /auth/login', '/auth/login', {
+        body: { email: who.email, password: 'a new long pass phrase' },
+      });
+      const session = (JSON.parse(login.text) as { token: string }).token;
+      await on('POST /auth/password/change', '/auth/password/change', {
+        body: { current_password: 'wrong', password: 'the third long phrase' },
+        token: session,
+        expect: 400,
+      });
+      await on('POST /auth/password/change', '/auth/password/change', {
+        body: { current_password: 'a new long pass phrase', password: 'the third long phrase' },
+        token: session,
+        expect: 200,
+      });
+      const test = await createKey(mailed, session, 'test');
+      await on('POST /auth/logout', '/auth/logout', { token: test.key, expect: 403 });
+      await on('POST /auth/logout', '/auth/logout', { token: session, expect: 200 });
+      const again = await send(mailed, 'POST /auth/login', '/auth/login', {
+        body: { email: who.email, password: 'the third long phrase' },
+      });
+      const last = (JSON.parse(again.text) as { token: string }).token;
+      await on('POST /auth/logout-all', '/auth/logout-all', { token: last, expect: 200 });
+      await on('POST /auth/logout-all', '/auth/logout-all', { token: last, expect: 401 });
+    } finally {
+      await mailed.close();
+      await smtp.close();
+    }
 
     // Every route answered a documented success at least once.
     for (const [op, operation] of operations(spec)) {

@@ -9,6 +9,8 @@ export interface Account {
   role: string;
   plan: string;
   status: string;
+  /** Absent on a gateway older than verification. */
+  email_verified?: boolean;
   created_at: string;
 }
 
@@ -188,6 +190,9 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   });
   if (!response.ok) {
     throw await toError(response);
+  }
+  if (response.status === 204) {
+    return undefined as T;
   }
   return (await response.json()) as T;
 }

@@ -1,6 +1,8 @@
 import './styles.css';
-import { currentSession, onSessionChange, setSession } from './api.js';
+import { currentSession, onSessionChange, request, setSession } from './api.js';
 import { fill, h } from './dom.js';
+import { accountPage } from './pages/account.js';
+import { forgotPage, resetPage, verifyBanner, verifyPage } from './pages/account-mail.js';
 import { authPage } from './pages/auth.js';
 import { billingPage } from './pages/billing.js';
 import { keysPage } from './pages/keys.js';
@@ -27,6 +29,11 @@ const ROUTES: Record<string, Route> = {
   '/billing': { title: 'Billing', page: billingPage, private: true, nav: 'Billing' },
   '/models': { title: 'Models', page: modelsPage, private: false, nav: 'Models' },
   '/status': { title: 'Status', page: statusPage, private: false, nav: 'Status' },
+  '/account': { title: 'Account', page: accountPage, private: true },
+  // The pages the mails link to, and the forgotten password: with or without a session.
+  '/verify': { title: 'Verify your email', page: verifyPage, private: false },
+  '/forgot-password': { title: 'Reset your password', page: forgotPage, private: false },
+  '/reset-password': { title: 'Choose a new password', page: resetPage, private: false },
 };
 
 const header = h('header', { class: 'topbar' });
@@ -53,6 +60,8 @@ function renderHeader(path: string): void {
     );
   const logout = h('button', { type: 'button', class: 'secondary small' }, 'Log out');
   logout.addEventListener('click', () => {
+    // The server ends the session (its token is refused from now on); the page forgets it either way.
+    void request('POST', '/auth/logout').catch(() => undefined);
     setSession(null);
     reason = 'You are logged out.';
     navigate('/login');
@@ -72,7 +81,11 @@ function renderHeader(path: string): void {
       { class: 'account' },
       session
         ? [
-            h('span', { class: 'email muted small', title: session.account.email }, session.account.email),
+            h(
+              'a',
+              { href: '/account', class: 'email muted small', title: 'Account: password, sessions' },
+              session.account.email,
+            ),
             logout,
           ]
         : [
@@ -118,6 +131,12 @@ function render(): void {
   }
   renderHeader(path);
   document.title = `${route.title} · Conflux`;
+  if (session && route.private && path !== '/account') {
+    const banner = verifyBanner(session);
+    if (banner) {
+      main.append(banner);
+    }
+  }
   cleanup = route.page(main);
 }
 

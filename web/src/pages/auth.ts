@@ -9,7 +9,7 @@ export function authPage(root: HTMLElement, mode: 'login' | 'signup', next: stri
     type: 'password',
     name: 'password',
     autocomplete: mode === 'login' ? 'current-password' : 'new-password',
-    minlength: 8,
+    minlength: mode === 'signup' ? 12 : 1,
     required: true,
   });
   const message = h('div', { class: 'form-error', role: 'alert' });
@@ -19,7 +19,12 @@ export function authPage(root: HTMLElement, mode: 'login' | 'signup', next: stri
     'form',
     { class: 'stack', novalidate: true },
     field('Email', email),
-    field('Password', password, mode === 'signup' ? 'At least 8 characters.' : undefined),
+    field(
+      'Password',
+      password,
+      mode === 'signup' ? 'At least 12 characters, not a common password.' : undefined,
+    ),
+    mode === 'login' ? h('a', { href: '/forgot-password', class: 'small' }, 'Forgot your password?') : null,
     message,
     submit,
   );
