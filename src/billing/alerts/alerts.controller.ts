@@ -68,7 +68,7 @@ export class AlertsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Replace the webhook signing secret (the old one stops signing at once)' })
   @ApiResponse({ status: 200, type: AlertSettingsDto, examples: { settings: ALERT_EXAMPLES.settings } })
-  @ApiErrors(...ACCOUNT_ERRORS, ...SERVER_ERRORS)
+  @ApiErrors(...ACCOUNT_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS)
   rollSecret(@Auth() auth: AuthContext): Promise<AlertSettingsView> {
     return this.alerts.rollSecret(auth.accountId);
   }
