@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Plan } from '../../accounts/account.entity.js';
 import { includedMicro } from '../plans.js';
 import { rowsOf } from '../sql.js';
@@ -216,6 +216,12 @@ export class AlertsRepository {
       }
       return true;
     });
+  }
+
+  async forget(m: EntityManager, accountId: string): Promise<void> {
+    for (const table of ['alert_outbox', 'alerts_sent', 'alert_settings']) {
+      await m.query(`DELETE FROM ${table} WHERE account_id = $1`, [accountId]);
+    }
   }
 
   /** Takes up to `limit` due deliveries for `claimMs` (another instance does not send them meanwhile). */

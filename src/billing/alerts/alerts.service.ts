@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import { formatCredits } from '../../catalog/credits.js';
@@ -144,6 +145,11 @@ export class AlertsService implements OnModuleInit, OnApplicationShutdown {
     await this.alerts.settings(accountId, newWebhookSecret());
     await this.alerts.update(accountId, { switches, webhookUrl });
     return this.settings(accountId);
+  }
+
+  /** Erases the account's alert settings, record and deliveries (the purge of a deleted account), in its transaction. */
+  forget(m: EntityManager, accountId: string): Promise<void> {
+    return this.alerts.forget(m, accountId);
   }
 
   /** A new webhook secret; the old one stops signing at once. */
