@@ -86,10 +86,13 @@ export class KeyBudget implements OnModuleInit, OnModuleDestroy {
     this.held.delete(hold.requestId);
   }
 
-  /** Gives a hold back at once (the request was refused after it was held: the account had too little). */
+  /**
+   * Gives a hold back at once, unless the request was settled: it was refused after it was held (the account had
+   * too little), or it failed before reaching settlement.
+   */
   async release(hold: KeyHold): Promise<void> {
-    this.held.delete(hold.requestId);
-    if (hold.amountMicro === 0n) {
+    // Settled already (its batch releases it): nothing to give back here.
+    if (!this.held.delete(hold.requestId) || hold.amountMicro === 0n) {
       return;
     }
     await this.dataSource.transaction(async (m) => {

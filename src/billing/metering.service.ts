@@ -126,7 +126,8 @@ export class MeteringService {
     return { hold, keyHold, maxOutputTokens: this.outputWithin(demand, prompt, held, least, most) };
   }
 
-  private async releaseKeyHold(keyHold: KeyHold | null): Promise<void> {
+  /** Gives a key hold back when its request ends without a settlement (a no-op once it was settled). */
+  async releaseKeyHold(keyHold: KeyHold | null): Promise<void> {
     if (keyHold) {
       await this.keyBudget.release(keyHold).catch((error: Error) =>
         // It expires with the instance's renewals stopped for it: the key gets it back within the lease TTL.

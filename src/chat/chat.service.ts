@@ -85,6 +85,8 @@ export class ChatService {
       if (flight.claim && !flight.settled) {
         await this.idempotency.release(flight.claim);
       }
+      // A request that ended in an error before its settlement must not keep the key's credit held.
+      await this.metering.releaseKeyHold(flight.keyHold);
       throw error;
     } finally {
       flight.leave.forEach((leave) => leave());
