@@ -150,29 +150,24 @@ export class KeysRepository {
     return { key: await this.repo.findOneByOrFail({ id: rows[0].id }), dropped: rows[0].dropped };
   }
 
-  /** Each key's use in its account's current billing period (keys not used this period are absent). */
+  /** The account's current billing period, and each key's use in it (keys not used this period are absent). */
   async periodUse(
     accountId: string,
-  ): Promise<Map<string, { spentMicro: bigint; requests: number; periodStart: Date }>> {
+  ): Promise<{ periodStart: Date | null; use: Map<string, { spentMicro: bigint; requests: number }> }> {
     const rows = (await this.dataSource.query(
-      `SELECT s.key_id, s.spent_micro::text AS spent, s.requests::text AS requests, a.period_start
-         FROM key_spend s JOIN accounts a ON a.id = s.account_id
-        WHERE s.account_id = $1 AND s.period_start = a.period_start`,
+      `SELECT a.period_start, s.key_id, s.spent_micro::text AS spent, s.requests::text AS requests
+         FROM accounts a LEFT JOIN key_spend s ON s.account_id = a.id AND s.period_start = a.period_start
+        WHERE a.id = $1`,
       [accountId],
-    )) as Array<{ key_id: string; spent: string; requests: string; period_start: Date }>;
-    return new Map(
-      rows.map((r) => [
-        r.key_id,
-        { spentMicro: BigInt(r.spent), requests: Number(r.requests), periodStart: new Date(r.period_start) },
-      ]),
-    );
-  }
-
-  async periodStart(accountId: string): Promise<Date | null> {
-    const rows = (await this.dataSource.query(`SELECT period_start FROM accounts WHERE id = $1`, [
-      accountId,
-    ])) as Array<{ period_start: Date }>;
-    return rows[0] ? new Date(rows[0].period_start) : null;
+    )) as Array<{ period_start: Date; key_id: string | null; spent: string | null; requests: string | null }>;
+    return {
+      periodStart: rows[0] ? new Date(rows[0].period_start) : null,
+      use: new Map(
+        rows
+          .filter((r) => r.key_id !== null)
+          .map((r) => [r.key_id!, { spentMicro: BigInt(r.spent!), requests: Number(r.requests) }]),
+      ),
+    };
   }
 
   /** Revokes the key if it is not revoked yet; returns the key (revoked) or null when it is not the account's. */

@@ -128,7 +128,9 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async list(accountId: string): Promise<KeyView[]> {
-    const [keys, use] = await Promise.all([this.keys.listByAccount(accountId), this.periodUse(accountId)]);
+    // One query after the other: a request holds one pool connection at a time.
+    const keys = await this.keys.listByAccount(accountId);
+    const use = await this.periodUse(accountId);
     return keys.map((k) => this.toView(k, use));
   }
 
@@ -287,12 +289,8 @@ export class KeysService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async periodUse(accountId: string): Promise<PeriodUse> {
-    const [use, periodStart] = await Promise.all([
-      this.keys.periodUse(accountId),
-      this.keys.periodStart(accountId),
-    ]);
-    return { use, periodStart };
+  private periodUse(accountId: string): Promise<PeriodUse> {
+    return this.keys.periodUse(accountId);
   }
 
   /** Called with a key's SHA-256 when it is revoked on any instance (while Redis is down: on this one). */
