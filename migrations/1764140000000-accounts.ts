@@ -14,11 +14,11 @@ export class Accounts1764140000000 implements MigrationInterface {
     await q.query(`UPDATE accounts SET email_verified_at = created_at`);
 
     // One free grant per normalised address (lower case, no +tag, no dots at Gmail), named by its SHA-256 only:
-    // the row outlives a purged account without keeping its address.
+    // the row outlives a purged account without keeping its address (the purge clears its account id).
     await q.query(`
       CREATE TABLE free_grants (
         address_sha256 text PRIMARY KEY,
-        account_id uuid NOT NULL,
+        account_id uuid,
         granted_at timestamptz NOT NULL
       )`);
     await q.query(`

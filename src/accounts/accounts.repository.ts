@@ -242,9 +242,13 @@ export class AccountsRepository {
 
   /**
    * Erases the account's personal data and keeps the row the financial records hang on (the ledger, Stripe ids):
-   * the email becomes a tombstone naming only the id, the password can never match.
+   * the email becomes a tombstone naming only the id, the password can never match; sessions and mail tokens go.
    */
   async tombstone(m: EntityManager, id: string, now: Date): Promise<void> {
+    // Its sessions and mail tokens go; its address's free grant stays (a new account on it gets none), unnamed.
+    await m.query(`DELETE FROM sessions WHERE account_id = $1`, [id]);
+    await m.query(`DELETE FROM account_tokens WHERE account_id = $1`, [id]);
+    await m.query(`UPDATE free_grants SET account_id = NULL WHERE account_id = $1`, [id]);
     await m.query(
       `UPDATE accounts SET email = $2, password_hash = '!', status = 'deleted', purged_at = $3
         WHERE id = $1 AND status = 'pending_deletion'`,

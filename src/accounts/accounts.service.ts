@@ -99,8 +99,8 @@ export class AccountsService {
   }
 
   /**
-   * Resolves a session token to its account and session id, or throws 401: the signature, then the session's row
-   * (not ended, not expired) and the account (active, same epoch), read in one query at every request, so a
+   * Resolves a session token to its account and session id, or throws 401: the signature and expiry, then the
+   * session's row (not ended) and the account (active, same epoch), read in one query at every request, so a
    * log-out on one instance holds on every other at once.
    */
   async authenticateSession(token: string): Promise<{ account: Account; sessionId: string }> {
@@ -110,7 +110,7 @@ export class AccountsService {
     } catch {
       throw new GatewayError(ErrorCode.InvalidApiKey, INVALID_SESSION);
     }
-    const account = claims.sid ? await this.sessions.findActive(claims.sid, this.clock.date()) : null;
+    const account = claims.sid ? await this.sessions.findActive(claims.sid) : null;
     if (
       !account ||
       account.id !== claims.sub ||

@@ -58,11 +58,6 @@ export class TokensRepository {
     return rows.map((r) => new Date(r.created_at));
   }
 
-  /** Drops the account's tokens (the purge). */
-  async deleteAllOf(m: EntityManager, accountId: string): Promise<void> {
-    await m.query(`DELETE FROM account_tokens WHERE account_id = $1`, [accountId]);
-  }
-
   transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
   }

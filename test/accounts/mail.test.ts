@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { mailNotice } from '../../src/config/startup.js';
 import { composeMail } from '../../src/mail/compose.js';
 import { MailService } from '../../src/mail/mail.service.js';
 import { SmtpCatcher } from '../fakes/smtp.js';
@@ -71,5 +72,12 @@ describe('mail: nodemailer to a real SMTP server (the catcher)', () => {
       loadConfig({ SMTP_URL: 'smtp://h:25', REQUIRE_EMAIL_VERIFICATION: 'false' }).mail.requireVerification,
     ).toBe(false);
     expect(loadConfig({}).mail.requireVerification).toBe(false);
+  });
+
+  it('says at start, without SMTP_URL, what that turns off', () => {
+    expect(mailNotice(loadConfig({}))).toMatch(
+      /SMTP_URL is not set.*not verified.*password reset is unavailable/,
+    );
+    expect(mailNotice(loadConfig({ SMTP_URL: 'smtp://h:25' }))).toBeUndefined();
   });
 });

@@ -24,8 +24,11 @@ const EXPECTED_REFUSALS = [
   /\/v1\/usage(\/stream)?(\?|$)/,
   /\/v1\/billing\/checkout$/,
   /\/auth\/signup$/,
-  // The resend this test asks for within the minute of the sign-up's mail (429, which the banner shows).
+  // The resend this test asks for within the minute of the sign-up's mail (429, which the banner shows), the link
+  // it opens a second time (400, used already) and the common password it tries on reset (400): each page shows why.
   /\/auth\/verify\/resend$/,
+  /\/auth\/verify$/,
+  /\/auth\/password\/reset$/,
 ];
 
 let fakes: Fakes;

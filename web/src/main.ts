@@ -29,7 +29,7 @@ const ROUTES: Record<string, Route> = {
   '/billing': { title: 'Billing', page: billingPage, private: true, nav: 'Billing' },
   '/models': { title: 'Models', page: modelsPage, private: false, nav: 'Models' },
   '/status': { title: 'Status', page: statusPage, private: false, nav: 'Status' },
-  '/account': { title: 'Account', page: accountPage, private: true },
+  '/account': { title: 'Account', page: accountPage, private: true, nav: 'Account' },
   // The pages the mails link to, and the forgotten password: with or without a session.
   '/verify': { title: 'Verify your email', page: verifyPage, private: false },
   '/forgot-password': { title: 'Reset your password', page: forgotPage, private: false },
