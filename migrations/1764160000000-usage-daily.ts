@@ -72,7 +72,7 @@ const SUMS = `requests = u.requests + EXCLUDED.requests,
  * bucket, then spread over the histogram's columns), upserted into the hourly rollups and, summed per day, into the
  * daily ones. One statement; each rollup row is touched once.
  */
-const ROLLUP_UPSERTS = `
+export const ROLLUP_UPSERTS = `
   WITH per_bucket AS (
     SELECT r.account_id, date_trunc('hour', r.created_at, 'UTC') AS hour, r.key_id,
            coalesce(r.model_served, r.model_requested) AS model, coalesce(r.provider, '') AS provider, r.test,

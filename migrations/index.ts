@@ -10,6 +10,7 @@ import { Admin1764130000000 } from './1764130000000-admin.js';
 import { LighterSettlement1764135000000 } from './1764135000000-lighter-settlement.js';
 import { Accounts1764140000000 } from './1764140000000-accounts.js';
 import { UsageDaily1764160000000 } from './1764160000000-usage-daily.js';
+import { KeySettings1764170000000 } from './1764170000000-key-settings.js';
 
 /** Every migration, in order. Listed explicitly so the same list runs from sources (tests) and from dist. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   LighterSettlement1764135000000,
   Accounts1764140000000,
   UsageDaily1764160000000,
+  KeySettings1764170000000,
 ];

@@ -9,6 +9,7 @@ import { AccountsModule } from './accounts/accounts.module.js';
 import { SigningSecretModule } from './accounts/signing-secret.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { BillingModule } from './billing/billing.module.js';
+import { AlertsModule } from './billing/alerts/alerts.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { Clock } from './common/clock.js';
@@ -106,6 +107,7 @@ export class AppModule {
         KeysModule,
         CatalogModule,
         BillingModule,
+        AlertsModule,
         ChatModule,
         UsageModule,
 

@@ -12,6 +12,7 @@ import {
 } from './admin.controller.js';
 import { AdminService } from './admin.service.js';
 import { AuditLog } from './audit.js';
+import { AlertsModule } from '../billing/alerts/alerts.module.js';
 import { PurgeService } from './purge.service.js';
 import { StaffGuard } from './staff.guard.js';
 import { StripeSubscriptions } from './stripe-subscriptions.js';
@@ -22,7 +23,7 @@ import { SubscriptionPort } from './subscription.port.js';
  * log and the purge of deleted accounts. `SubscriptionPort` is where Stripe plugs in (no subscriptions without it).
  */
 @Module({
-  imports: [KeysModule, BillingModule, HealthModule],
+  imports: [KeysModule, BillingModule, HealthModule, AlertsModule],
   controllers: [
     AdminAccountsController,
     AdminKeysController,

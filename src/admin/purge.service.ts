@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { AccountsService } from '../accounts/accounts.service.js';
 import { AdjustmentsService } from '../billing/adjustments.service.js';
+import { AlertsService } from '../billing/alerts/alerts.service.js';
 import { Clock } from '../common/clock.js';
 import { KeysService } from '../keys/keys.service.js';
 
@@ -29,6 +30,7 @@ export class PurgeService {
     private readonly accounts: AccountsService,
     private readonly keys: KeysService,
     private readonly adjustments: AdjustmentsService,
+    private readonly alerts: AlertsService,
     private readonly clock: Clock,
   ) {}
 
@@ -63,6 +65,7 @@ export class PurgeService {
         for (const id of due) {
           await this.keys.deleteAllOf(m, id);
           await this.adjustments.forgetUsage(m, id);
+          await this.alerts.forget(m, id);
           await this.accounts.tombstone(m, id, now);
         }
         return due.length;

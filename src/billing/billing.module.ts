@@ -8,6 +8,7 @@ import { CreditsService } from './credits.service.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { IdempotencyService } from './idempotency.service.js';
 import { SettlementJournal } from './journal.js';
+import { KeyBudget } from './key-budget.js';
 import { LeaseBook } from './lease-book.js';
 import { LeasesRepository } from './leases.repository.js';
 import { LedgerModule } from './ledger.module.js';
@@ -39,6 +40,7 @@ import { UsagePublisherModule } from '../usage/usage.publisher.js';
     IdempotencyRepository,
     LeasesRepository,
     LeaseBook,
+    KeyBudget,
     SettlementRepository,
     SettlementBatcher,
     SettlementJournal,

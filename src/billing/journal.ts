@@ -28,6 +28,8 @@ export interface InflightEntry {
   holdMicro: string;
   /** The hold's amount caps the charge on the Free plan (null: paid plan, no cap). */
   capped: boolean;
+  /** What the charge is capped at (the smaller of the account's and the key's holds); absent in older entries. */
+  capMicro?: string | null;
 }
 
 /** What another (dead) instance left behind: settlements not known to have landed, and requests in flight. */

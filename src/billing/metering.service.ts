@@ -8,7 +8,8 @@ import { CONFIG, type Config } from '../config/config.js';
 import { KeysService } from '../keys/keys.service.js';
 import { billableUsage, needsPromptEstimate, usageRecord } from './billable.js';
 import { BillingRepository } from './billing.repository.js';
-import { LeaseBook } from './lease-book.js';
+import { capOf, KeyBudget, type KeyHold } from './key-budget.js';
+import { LeaseBook, type Admission } from './lease-book.js';
 import type { Demand, Hold, Reservation, SettleFacts, Settlement } from './metering.types.js';
 import { formatCredits } from '../catalog/credits.js';
 import type { InflightEntry } from './journal.js';
@@ -41,6 +42,7 @@ export class MeteringService {
     private readonly metrics: MetricsService,
     @Inject(CONFIG) private readonly config: Config,
     private readonly keys: KeysService,
+    private readonly keyBudget: KeyBudget,
   ) {}
 
   /**
@@ -48,44 +50,93 @@ export class MeteringService {
    * request that set no output limit gets the largest one the balance and the model allow, held exactly; it is
    * refused only when even `MIN_OUTPUT_TOKENS` are not affordable. Paid plans hold nothing (overage).
    */
-  async reserve(auth: AuthContext, demand: Demand): Promise<Reservation> {
+  async reserve(auth: AuthContext, demand: Demand, requestId: string): Promise<Reservation> {
     if (auth.key?.kind === 'test') {
       return { hold: null };
     }
     if (auth.pastDueSince != null) {
       this.refuseOverdue(auth.pastDueSince);
     }
-    if (auth.plan !== 'free') {
+    const limitedKey = auth.key?.creditLimited === true ? auth.key : null;
+    if (auth.plan !== 'free' && !limitedKey) {
       return { hold: null };
     }
     const flexible = demand.maxOutputTokens === null;
     const most = demand.maxOutputTokens ?? demand.modelMaxOutputTokens;
     const least = flexible ? Math.min(MIN_OUTPUT_TOKENS, most) : most;
     let prompt = demand.prompt.upper;
-    if (this.worstCase(demand, prompt, most) * TIGHT_FACTOR > this.leases.free(auth.accountId)) {
-      // Near the end of the balance the bound may refuse what fits: size the hold on the tokenizer's count.
+    if (
+      limitedKey ||
+      this.worstCase(demand, prompt, most) * TIGHT_FACTOR > this.leases.free(auth.accountId)
+    ) {
+      // Near the end of a balance (or against a key's limit, held in the database) the bound may refuse what
+      // fits: size the hold on the tokenizer's count.
       prompt = await demand.prompt.count();
     }
     const ask = { min: this.worstCase(demand, prompt, least), max: this.worstCase(demand, prompt, most) };
-    const admission = await this.leases.admit(auth.accountId, ask);
-    if (!admission.hold) {
-      const model = demand.models[0].id;
-      throw new GatewayError(
-        ErrorCode.InsufficientQuota,
-        `You don't have enough credits for this request: it needs ${flexible ? 'at least' : 'up to'} ` +
-          `${formatCredits(ask.min)} credits ` +
-          `(${prompt} prompt tokens and ${least * demand.choices} completion tokens at ${model}'s price) and ` +
-          `your balance has ${formatCredits(admission.availableMicro)} available. ` +
-          (flexible ? '' : 'Lower max_tokens, ') +
-          'upgrade your plan, or wait for your next billing period.',
-        { headers: { 'x-should-retry': 'false' } },
+    let keyHold: KeyHold | null = null;
+    if (limitedKey) {
+      const admitted = await this.keyBudget.admit(limitedKey.id, requestId, ask);
+      if (!admitted.hold) {
+        throw new GatewayError(
+          ErrorCode.KeyCreditLimit,
+          `This API key (${limitedKey.publicId}) has reached its credit limit of ` +
+            `${formatCredits(admitted.limitMicro)} credits for this billing period: this request needs ` +
+            `${flexible ? 'at least' : 'up to'} ${formatCredits(ask.min)} credits and the key has ` +
+            `${formatCredits(admitted.leftMicro)} left (requests in flight count with their hold). ` +
+            "Raise or clear the key's credit_limit, use another key, or wait for the billing date.",
+          { headers: { 'x-should-retry': 'false' } },
+        );
+      }
+      if (admitted.hold.amountMicro > 0n) {
+        keyHold = admitted.hold;
+      }
+    }
+    let hold: Hold | null = null;
+    if (auth.plan === 'free') {
+      const accountAsk =
+        keyHold && keyHold.amountMicro < ask.max ? { ...ask, max: keyHold.amountMicro } : ask;
+      let admission: Admission;
+      try {
+        admission = await this.leases.admit(auth.accountId, accountAsk);
+      } catch (error) {
+        await this.releaseKeyHold(keyHold);
+        throw error;
+      }
+      if (!admission.hold) {
+        await this.releaseKeyHold(keyHold);
+        const model = demand.models[0].id;
+        throw new GatewayError(
+          ErrorCode.InsufficientQuota,
+          `You don't have enough credits for this request: it needs ${flexible ? 'at least' : 'up to'} ` +
+            `${formatCredits(ask.min)} credits ` +
+            `(${prompt} prompt tokens and ${least * demand.choices} completion tokens at ${model}'s price) and ` +
+            `your balance has ${formatCredits(admission.availableMicro)} available. ` +
+            (flexible ? '' : 'Lower max_tokens, ') +
+            'upgrade your plan, or wait for your next billing period.',
+          { headers: { 'x-should-retry': 'false' } },
+        );
+      }
+      hold = admission.hold;
+    }
+    const held = capOf(hold, keyHold);
+    if (!flexible || held === null || held >= ask.max) {
+      return { hold, keyHold };
+    }
+    return { hold, keyHold, maxOutputTokens: this.outputWithin(demand, prompt, held, least, most) };
+  }
+
+  /** Gives a key hold back when its request ends without a settlement (a no-op once it was settled). */
+  async releaseKeyHold(keyHold: KeyHold | null): Promise<void> {
+    if (keyHold) {
+      await this.keyBudget.release(keyHold).catch((error: Error) =>
+        // It expires with the instance's renewals stopped for it: the key gets it back within the lease TTL.
+        this.logger.warn(
+          { requestId: keyHold.requestId, err: error.message },
+          'could not release a key hold',
+        ),
       );
     }
-    const hold = admission.hold;
-    if (!flexible || hold.amountMicro >= ask.max) {
-      return { hold };
-    }
-    return { hold, maxOutputTokens: this.outputWithin(demand, prompt, hold.amountMicro, least, most) };
   }
 
   /** A subscription unpaid for longer than the grace period: live calls stop until the payment method works. */
@@ -127,11 +178,13 @@ export class MeteringService {
    * the next settlement batch; resolves once that batch has committed. Idempotent by request id. On the Free plan
    * a request is charged at most its hold: what a provider counts beyond it is written off (an `adjustment`).
    */
-  async settle(hold: Hold | null, facts: SettleFacts): Promise<Settlement> {
+  async settle(hold: Hold | null, facts: SettleFacts, keyHold: KeyHold | null = null): Promise<Settlement> {
     const billable = billableUsage(facts, needsPromptEstimate(facts) ? await facts.prompt.count() : 0);
     const endedAt = this.clock.date();
     const record = usageRecord(facts, billable, endedAt);
-    const charge = hold && record.costMicro > hold.amountMicro ? hold.amountMicro : record.costMicro;
+    // A request is charged at most what it held: of the account (Free plan) and of its key's limit.
+    const cap = capOf(hold, keyHold);
+    const charge = cap !== null && record.costMicro > cap ? cap : record.costMicro;
     let landing: Landing;
     try {
       landing = await this.batcher.submit({
@@ -150,6 +203,9 @@ export class MeteringService {
     }
     if (hold) {
       this.leases.settled(hold);
+    }
+    if (keyHold) {
+      this.keyBudget.settled(keyHold);
     }
     if (!facts.test && facts.served) {
       // Labels from the catalog entry that served it, never from the request: a bounded set of series.

@@ -2,6 +2,7 @@ import type { CatalogDeployment, CatalogModel } from '../catalog/catalog.types.j
 import type { PromptTokens } from '../common/tokens.js';
 import type { Usage } from '../providers/openai-types.js';
 import type { ProviderId } from '../common/provider-ids.js';
+import type { KeyHold } from './key-budget.js';
 
 /** Credits set aside for a live request on the Free plan, from this instance's lease on its account. */
 export interface Hold {
@@ -29,6 +30,8 @@ export interface Demand {
 /** What admission came to: the hold (Free plan), and the output limit chosen when the client set none. */
 export interface Reservation {
   hold: Hold | null;
+  /** Held against the key's `credit_limit` (keys with a limit only). */
+  keyHold?: KeyHold | null;
   /** Set when the client gave no `max_tokens`: the most output the balance (and the model) allows. */
   maxOutputTokens?: number;
 }

@@ -167,9 +167,15 @@ export class InflightRegistry implements OnApplicationBootstrap, OnModuleDestroy
         errorCode: 'instance_lost',
       },
       endedAt,
-      chargeMicro: entry.capped && cost > hold ? hold : cost,
+      chargeMicro: chargeOf(entry, cost, hold),
       leaseId: entry.leaseId,
       releaseMicro: hold,
     };
   }
+}
+
+/** What a lost request is charged: its cost, at most what it held (of its account, and of its key's limit). */
+function chargeOf(entry: InflightEntry, cost: bigint, hold: bigint): bigint {
+  const cap = entry.capMicro != null ? BigInt(entry.capMicro) : entry.capped ? hold : null;
+  return cap !== null && cost > cap ? cap : cost;
 }

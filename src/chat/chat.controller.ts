@@ -186,6 +186,29 @@ export class ChatController {
       when: 'A paid plan whose payment has failed for longer than `PAYMENT_GRACE_DAYS`: live keys stop until it is paid.',
     },
     {
+      error: ErrorCode.KeyCreditLimit,
+      message:
+        'This API key (key_WgBkzvvM0wrSnafmDS8yQi7V) has reached its credit limit of 25 credits for this billing ' +
+        'period: this request needs up to 0.1 credits and the key has 0.04 left (requests in flight count with ' +
+        "their hold). Raise or clear the key's credit_limit, use another key, or wait for the billing date.",
+    },
+    {
+      error: ErrorCode.ModelNotAllowed,
+      message:
+        'This API key is not allowed to use the model `claude-haiku-5-5`. It may use: gpt-6-luna. Change its ' +
+        'allowed_models (PATCH /v1/keys/{id}) or use another key.',
+      param: 'model',
+    },
+    {
+      error: ErrorCode.ModelNotAllowed,
+      name: 'model_not_allowed_in_models',
+      message:
+        'This API key is not allowed to use the model `gemini-3.8-flash`. It may use: gpt-6-luna. Change its ' +
+        'allowed_models (PATCH /v1/keys/{id}) or use another key.',
+      param: 'models[1]',
+      when: 'An entry of `models` is not in the key’s `allowed_models`.',
+    },
+    {
       error: ErrorCode.ModelNotFound,
       message: 'The model `gpt-0` does not exist or you do not have access to it.',
       param: 'model',

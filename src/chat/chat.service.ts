@@ -85,6 +85,8 @@ export class ChatService {
       if (flight.claim && !flight.settled) {
         await this.idempotency.release(flight.claim);
       }
+      // A request that ended in an error before its settlement must not keep the key's credit held.
+      await this.metering.releaseKeyHold(flight.keyHold);
       throw error;
     } finally {
       flight.leave.forEach((leave) => leave());
@@ -103,6 +105,7 @@ export class ChatService {
       anyProvider: test,
       strict,
       preferences,
+      allowedModels: call.auth.key?.allowedModels ?? null,
     });
     return newFlight(call, request, preferences, mock, prompt, chain, this.clock.now());
   }
@@ -122,14 +125,19 @@ export class ChatService {
     }
     flight.leave.push(this.gate.enter(call.auth.key?.id ?? call.auth.accountId));
     const limit = request.max_completion_tokens ?? request.max_tokens ?? null;
-    const reservation = await this.metering.reserve(call.auth, {
-      models: candidateModels(flight.chain),
-      prompt: flight.prompt,
-      maxOutputTokens: limit,
-      modelMaxOutputTokens: flight.chain[0].model.maxOutputTokens,
-      choices: request.n ?? 1,
-    });
+    const reservation = await this.metering.reserve(
+      call.auth,
+      {
+        models: candidateModels(flight.chain),
+        prompt: flight.prompt,
+        maxOutputTokens: limit,
+        modelMaxOutputTokens: flight.chain[0].model.maxOutputTokens,
+        choices: request.n ?? 1,
+      },
+      call.requestId,
+    );
     flight.hold = reservation.hold;
+    flight.keyHold = reservation.keyHold ?? null;
     if (reservation.maxOutputTokens !== undefined) {
       // No limit set and the balance cannot pay for the model's maximum: the provider is asked for what it can.
       flight.request = { ...request, max_completion_tokens: reservation.maxOutputTokens };
@@ -209,14 +217,18 @@ export class ChatService {
     const error = !aborted && flight.stop.signal.aborted ? shuttingDown() : run.error;
     const left = run.abandoned !== null;
     const response = toErrorResponse(error, flight.call.requestId);
-    await this.metering.settle(flight.hold, {
-      ...facts(flight, run.abandoned, run.attempts),
-      // The client left (or the instance stopped) while a provider worked on it: the prompt reached the provider
-      // and is billed (estimated).
-      status: aborted || left ? 'aborted' : 'failed',
-      httpStatus: aborted ? 499 : response.status,
-      errorCode: aborted ? 'client_closed' : response.body.error.code,
-    });
+    await this.metering.settle(
+      flight.hold,
+      {
+        ...facts(flight, run.abandoned, run.attempts),
+        // The client left (or the instance stopped) while a provider worked on it: the prompt reached the provider
+        // and is billed (estimated).
+        status: aborted || left ? 'aborted' : 'failed',
+        httpStatus: aborted ? 499 : response.status,
+        errorCode: aborted ? 'client_closed' : response.body.error.code,
+      },
+      flight.keyHold,
+    );
     if (aborted) {
       flight.call.reply.raw.destroy(); // the client is gone: nothing to answer, and the connection must not linger
     }
@@ -229,10 +241,11 @@ export class ChatService {
     attempts: number,
     outcome: Outcome,
   ): Promise<Settlement> {
-    const settlement = await this.metering.settle(flight.hold, {
-      ...facts(flight, served, attempts),
-      ...outcome,
-    });
+    const settlement = await this.metering.settle(
+      flight.hold,
+      { ...facts(flight, served, attempts), ...outcome },
+      flight.keyHold,
+    );
     flight.settled = true;
     return settlement;
   }

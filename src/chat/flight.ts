@@ -3,6 +3,7 @@ import { ErrorCode, GatewayError } from '../common/errors.js';
 import type { IdempotencyClaim } from '../billing/idempotency.service.js';
 import type { InflightEntry } from '../billing/journal.js';
 import type { Hold, SettleFacts } from '../billing/metering.types.js';
+import { capOf, type KeyHold } from '../billing/key-budget.js';
 import type { AuthContext } from '../keys/auth-context.js';
 import type { ChatCompletionRequest, Usage } from '../providers/openai-types.js';
 import type { Candidate } from '../routing/candidates.js';
@@ -39,6 +40,8 @@ export interface Flight {
   /** The candidates that can serve the request, checked once; then in failover order. */
   chain: Candidate[];
   hold: Hold | null;
+  /** Held against the key's credit limit (keys with a limit). */
+  keyHold: KeyHold | null;
   /** Set when the request carries an Idempotency-Key it now owns. */
   claim?: IdempotencyClaim;
   /** Set once the request is billed: from then on the claim is never released. */
@@ -77,6 +80,7 @@ export function newFlight(
     started,
     chain,
     hold: null,
+    keyHold: null,
     settled: false,
     client: new AbortController(),
     stop: new AbortController(),
@@ -136,6 +140,7 @@ export function inflightEntry(flight: Flight): InflightEntry {
     leaseId: flight.hold?.leaseId ?? null,
     holdMicro: (flight.hold?.amountMicro ?? 0n).toString(),
     capped: flight.hold !== null,
+    capMicro: capOf(flight.hold, flight.keyHold)?.toString() ?? null,
   };
 }
 

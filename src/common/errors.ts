@@ -12,6 +12,10 @@ export enum ErrorCode {
   InsufficientQuota = 'insufficient_quota',
   /** The subscription's payment failed and the grace period is over. */
   PaymentOverdue = 'payment_overdue',
+  /** The key spent its `credit_limit` for this billing period (the account's other keys keep working). */
+  KeyCreditLimit = 'key_credit_limit',
+  /** The key's `allowed_models` does not include a model the request could be served by. */
+  ModelNotAllowed = 'model_not_allowed',
   PermissionDenied = 'permission_denied',
   NotFound = 'not_found',
   ModelNotFound = 'model_not_found',
@@ -131,6 +135,18 @@ export const ERROR_SHAPES: Readonly<Record<ErrorCode, ErrorShape>> = {
     type: 'insufficient_quota',
     code: 'payment_overdue',
     message: 'Your subscription payment is overdue. Update your payment method to continue.',
+  },
+  [ErrorCode.KeyCreditLimit]: {
+    status: 402,
+    type: 'insufficient_quota',
+    code: 'key_credit_limit',
+    message: 'This API key has reached its credit limit for the billing period.',
+  },
+  [ErrorCode.ModelNotAllowed]: {
+    status: 403,
+    type: 'invalid_request_error',
+    code: 'model_not_allowed',
+    message: 'This API key is not allowed to use this model.',
   },
   [ErrorCode.PermissionDenied]: {
     status: 403,

@@ -129,6 +129,10 @@ const WHEN: Record<ErrorCode, string> = {
   [ErrorCode.InvalidCredentials]: 'Wrong email or password.',
   [ErrorCode.InsufficientQuota]:
     "Free plan: not enough credits left for the request's worst case (prompt plus `max_tokens`).",
+  [ErrorCode.KeyCreditLimit]:
+    'The key spent its `credit_limit` for this billing period: raise or clear the limit (PATCH /v1/keys/{id}), use another key, or wait for the billing date.',
+  [ErrorCode.ModelNotAllowed]:
+    "The key's `allowed_models` does not include a model the request names (`model` or `models`).",
   [ErrorCode.PaymentOverdue]:
     'The subscription payment has failed for longer than `PAYMENT_GRACE_DAYS`: update the payment method.',
   [ErrorCode.PermissionDenied]: 'Not allowed with these credentials.',
@@ -155,6 +159,7 @@ const ERROR_HEADERS: Partial<Record<ErrorCode, ResponseHeader[]>> = {
   [ErrorCode.ServiceUnavailable]: ['retry-after'],
   [ErrorCode.InsufficientQuota]: ['x-should-retry'],
   [ErrorCode.PaymentOverdue]: ['x-should-retry'],
+  [ErrorCode.KeyCreditLimit]: ['x-should-retry'],
   [ErrorCode.UpstreamAuth]: ['x-should-retry'],
 };
 

@@ -90,6 +90,16 @@ export interface Config {
     /** Bytes a usage stream's client may leave unread before it is dropped. */
     streamBufferBytes: number;
   };
+  alerts: {
+    /** How often each instance looks at the accounts it settled for alerts (and, less often, at every account). */
+    scanIntervalMs: number;
+    /** How often the alert outbox (webhooks, mails) is sent. */
+    deliverIntervalMs: number;
+    /** `ALERT_WEBHOOK_ALLOW_PRIVATE=true`: webhooks may target loopback and private addresses (tests, development). */
+    webhookAllowPrivate: boolean;
+    /** Timeout of one webhook delivery. */
+    webhookTimeoutMs: number;
+  };
   keys: {
     /** How long a key lookup is cached in memory. Without Redis it is capped at 1 s so revocations converge. */
     cacheTtlMs: number;
@@ -487,6 +497,12 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     journalDir: str(env, 'JOURNAL_DIR', './data/journal'),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0),
+    alerts: {
+      scanIntervalMs: int(env, 'ALERT_SCAN_INTERVAL_MS', 5_000, 100),
+      deliverIntervalMs: int(env, 'ALERT_DELIVER_INTERVAL_MS', 2_000, 100),
+      webhookAllowPrivate: oneOf(env, 'ALERT_WEBHOOK_ALLOW_PRIVATE', 'false', ['true', 'false']) === 'true',
+      webhookTimeoutMs: int(env, 'ALERT_WEBHOOK_TIMEOUT_MS', 10_000, 100),
+    },
     recovery: {
       leaseTtlMs: int(env, 'LEASE_TTL_MS', 60_000, 1_000),
       instanceTimeoutMs: int(env, 'INSTANCE_TIMEOUT_MS', 30_000, 3_000),

@@ -13,7 +13,17 @@ export interface AuthContext {
   /** The session's id, when the caller used a dashboard session (log-out ends it). */
   sessionId?: string;
   /** Present when the caller used an API key. */
-  key?: { id: string; publicId: string; kind: KeyKind };
+  key?: {
+    id: string;
+    publicId: string;
+    kind: KeyKind;
+    /** The key has a credit limit: its live requests hold against it (exactly, in the database). */
+    creditLimited?: boolean;
+    /** Catalog model ids it may be served by (null or absent: every model). */
+    allowedModels?: readonly string[] | null;
+    /** Its own requests-per-minute limit, below the plan's (null or absent: the plan's). */
+    rateLimitRpm?: number | null;
+  };
 }
 
 declare module 'fastify' {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AccountsModule } from '../accounts/accounts.module.js';
+import { AuditLog } from '../admin/audit.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { AccountAuthGuard, ApiKeyGuard } from './guards.js';
 import { KeysController } from './keys.controller.js';
@@ -10,7 +11,7 @@ import { KeysService } from './keys.service.js';
 @Module({
   imports: [AccountsModule],
   controllers: [KeysController],
-  providers: [KeysRepository, KeysService, ApiKeyGuard, AccountAuthGuard, RateLimitGuard],
+  providers: [KeysRepository, KeysService, AuditLog, ApiKeyGuard, AccountAuthGuard, RateLimitGuard],
   exports: [KeysService, ApiKeyGuard, AccountAuthGuard, RateLimitGuard, AccountsModule],
 })
 export class KeysModule {}

@@ -13,10 +13,21 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, GatewayError } from '../common/errors.js';
 import { describeWindow } from './window-text.js';
 
-/** A key's requests per window: its plan's (the throttler's `limit`, resolved per request). */
+/**
+ * A key's requests per window (the throttler's `limit`, resolved per request): its plan's, or its own
+ * `rate_limit_rpm` when lower (stated per minute, so scaled to the window when `RATE_LIMIT_WINDOW_MS` is not 60 s).
+ */
 export function keyLimit(config: Config, context: ExecutionContext): number {
   const auth = context.switchToHttp().getRequest<FastifyRequest>().auth;
-  return auth ? config.rateLimit.perPlan[auth.plan] : Number.POSITIVE_INFINITY;
+  if (!auth) {
+    return Number.POSITIVE_INFINITY;
+  }
+  const plan = config.rateLimit.perPlan[auth.plan];
+  const rpm = auth.key?.rateLimitRpm;
+  if (rpm == null) {
+    return plan;
+  }
+  return Math.min(plan, Math.max(1, Math.floor((rpm * config.rateLimit.windowMs) / 60_000)));
 }
 
 /** `6m0s`, `12s`: the duration format of OpenAI's `x-ratelimit-reset-*` headers. */

@@ -13,6 +13,34 @@ import type { CatalogModel } from '../catalog/catalog.types.js';
 import { feasibleCandidates, rank, type Candidate } from './candidates.js';
 import type { RoutePreferences } from './preferences.js';
 
+/**
+ * The models of the chain a key with `allowed_models` may be served by: every model the request names (`model`, or
+ * each entry of `models`) must be allowed, else 403 naming it; a catalog fallback that is not allowed is skipped
+ * (the request did not ask for it).
+ */
+function allowedOnly(
+  chain: readonly CatalogModel[],
+  model: string,
+  preferences: RoutePreferences,
+  allowed: readonly string[] | null,
+): readonly CatalogModel[] {
+  if (allowed === null) {
+    return chain;
+  }
+  const named = preferences.models ?? [model];
+  named.forEach((id, i) => {
+    if (!allowed.includes(id)) {
+      throw new GatewayError(
+        ErrorCode.ModelNotAllowed,
+        `This API key is not allowed to use the model \`${id}\`. It may use: ${allowed.join(', ')}. ` +
+          'Change its allowed_models (PATCH /v1/keys/{id}) or use another key.',
+        { param: preferences.models ? `models[${i}]` : 'model' },
+      );
+    }
+  });
+  return chain.filter((m) => allowed.includes(m.id));
+}
+
 /** Parameters that only tune randomness: left out where a provider cannot take them (see `build`). */
 const SAMPLING: ReadonlySet<string> = new Set([
   'temperature',
@@ -42,9 +70,20 @@ export class RoutePlanner {
     request: ChatCompletionRequest,
     prompt: PromptTokens,
     toolState: ReadonlyMap<string, ToolCallState>,
-    options: { anyProvider: boolean; strict: boolean; preferences: RoutePreferences },
+    options: {
+      anyProvider: boolean;
+      strict: boolean;
+      preferences: RoutePreferences;
+      /** The key's `allowed_models` (null: every model). */
+      allowedModels?: readonly string[] | null;
+    },
   ): Promise<Candidate[]> {
-    const chain = this.chain(request.model, options.preferences);
+    const chain = allowedOnly(
+      this.chain(request.model, options.preferences),
+      request.model,
+      options.preferences,
+      options.allowedModels ?? null,
+    );
     // The bound tells at once that a prompt fits; only one that may not is counted with the tokenizer.
     const output = request.max_completion_tokens ?? request.max_tokens ?? 0;
     const smallest = Math.min(...chain.flatMap((m) => m.deployments.map((d) => d.contextWindow)));

@@ -40,11 +40,22 @@ export interface UsageMessage {
 export class UsagePublisher {
   private readonly logger = new Logger(UsagePublisher.name);
 
+  private readonly listeners: Array<(accountIds: ReadonlySet<string>) => void> = [];
+
   constructor(private readonly redis: RedisService) {}
+
+  /** Told, on this instance, which accounts had live usage committed (alerts look at those: an in-memory set). */
+  onLanded(listener: (accountIds: ReadonlySet<string>) => void): void {
+    this.listeners.push(listener);
+  }
 
   landed(events: readonly UsageMessage[]): void {
     if (events.length === 0) {
       return;
+    }
+    if (this.listeners.length > 0) {
+      const accounts = new Set(events.filter((e) => !e.test).map((e) => e.account_id));
+      this.listeners.forEach((listener) => listener(accounts));
     }
     this.redis.publish(USAGE_CHANNEL, JSON.stringify(events)).catch((error: Error) => {
       this.logger.warn(`could not announce ${events.length} usage events: ${error.message}`);

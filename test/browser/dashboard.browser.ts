@@ -203,6 +203,27 @@ describe('the dashboard in Chromium', () => {
     await row.waitFor();
     expect(await row.innerText()).toContain(raw.slice(0, 12));
     expect(await row.innerText()).not.toContain(raw);
+    expect(await row.innerText()).toContain('No credit limit');
+
+    // Its settings: a budget, a model list, a rate limit; then a rotation with the new secret shown once.
+    await row.getByRole('button', { name: 'Edit browser test' }).click();
+    const settings = page.locator('dialog');
+    await settings.getByLabel('Credit limit per billing period').fill('25');
+    await settings.getByLabel('Allowed models').fill('gpt-6-luna, claude-haiku-5-5');
+    await settings.getByLabel('Requests per minute').fill('30');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await row.getByText('0 of 25 credits').waitFor();
+    expect(await row.innerText()).toContain('gpt-6-luna, claude-haiku-5-5');
+    expect(await row.innerText()).toContain('30 requests/min');
+    await row.getByRole('button', { name: 'Rotate browser test' }).click();
+    await settings.getByLabel('Grace period (hours)').fill('2');
+    await settings.getByRole('button', { name: 'Rotate key' }).click();
+    const rotatedInput = page.getByTestId('rotated-key');
+    await rotatedInput.waitFor();
+    const rotated = await rotatedInput.inputValue();
+    expect(rotated).toMatch(/^cf_live_[0-9A-Za-z]{38}$/);
+    expect(rotated).not.toBe(raw);
+    await page.getByText('The old secret works until').waitFor();
     await shot(page, 'keys', 'desktop');
 
     // Calls through the OpenAI SDK: the Overview shows the balance fall without a reload.

@@ -49,6 +49,9 @@ const GUARD_STATUSES: Record<string, number[]> = {
 const ROUTE_STATUSES: Record<string, number[]> = {
   'POST /v1/chat/completions': [400, 402, 404, 409, 429, 502, 503, 504],
   'DELETE /v1/keys/{id}': [404],
+  'GET /v1/keys/{id}': [404],
+  'PATCH /v1/keys/{id}': [404],
+  'POST /v1/keys/{id}/rotate': [404],
   'GET /v1/models/{path}': [404],
   'POST /auth/signup': [409],
   'POST /auth/login': [401, 403],
@@ -251,7 +254,7 @@ describe('the API reference', () => {
         (e) => (e.value as { error: { code: string } }).error.code,
       );
     expect(codes('401')).toContain('invalid_api_key');
-    expect(codes('402')).toEqual(['insufficient_quota', 'payment_overdue']);
+    expect(codes('402')).toEqual(['insufficient_quota', 'payment_overdue', 'key_credit_limit']);
     expect(codes('404')).toEqual(['model_not_found']);
     expect(codes('413')).toEqual(['payload_too_large']);
     expect(codes('415')).toEqual(['unsupported_media_type']);
@@ -589,6 +592,68 @@ describe('the API reference', () => {
     await check('GET /v1/keys', '/v1/keys', { token: 'eyJhbGciOiJIUzI1NiJ9.e30.x', expect: 401 });
     await check('DELETE /v1/keys/{id}', '/v1/keys/key_nope', { token: g.session, expect: 404 });
     const id = (JSON.parse(created.text) as { id: string }).id;
+    await check('GET /v1/keys/{id}', `/v1/keys/${id}`, { token: g.session, expect: 200 });
+    await check('GET /v1/keys/{id}', '/v1/keys/key_nope', { token: g.session, expect: 404 });
+    await check('PATCH /v1/keys/{id}', `/v1/keys/${id}`, {
+      body: { name: 'ci', credit_limit: '25', allowed_models: ['gpt-6-luna'], rate_limit_rpm: 30 },
+      token: g.session,
+      expect: 200,
+    });
+    await check('PATCH /v1/keys/{id}', `/v1/keys/${id}`, {
+      body: { allowed_models: ['gpt-6-luna', 'gpt-9'] },
+      token: g.session,
+      expect: 400,
+    });
+    await check('PATCH /v1/keys/{id}', '/v1/keys/key_nope', {
+      body: { name: 'x' },
+      token: g.session,
+      expect: 404,
+    });
+    await check('POST /v1/keys/{id}/rotate', `/v1/keys/${id}/rotate`, {
+      body: { grace_seconds: 60 },
+      token: g.session,
+      expect: 201,
+    });
+    await check('POST /v1/keys/{id}/rotate', `/v1/keys/${id}/rotate`, {
+      body: { grace_seconds: 10_000_000 },
+      token: g.session,
+      expect: 400,
+    });
+    await check('POST /v1/keys/{id}/rotate', '/v1/keys/key_nope/rotate', {
+      body: {},
+      token: g.session,
+      expect: 404,
+    });
+    await check('GET /v1/alerts', '/v1/alerts', { token: g.session, expect: 200 });
+    await check('PATCH /v1/alerts', '/v1/alerts', {
+      body: { thresholds: { usage_80: false } },
+      token: g.session,
+      expect: 200,
+    });
+    await check('PATCH /v1/alerts', '/v1/alerts', {
+      body: { alert_webhook_url: 'http://127.0.0.1/x' },
+      token: g.session,
+      expect: 400,
+    });
+    await check('POST /v1/alerts/webhook-secret', '/v1/alerts/webhook-secret', {
+      token: g.session,
+      expect: 200,
+    });
+    const spare = await createKey(g.t, g.session, 'live');
+    await send(g.t, 'PATCH /v1/keys/{id}', `/v1/keys/${spare.id}`, {
+      body: { credit_limit: '0.000001', allowed_models: ['gpt-6-luna'] },
+      token: g.session,
+    });
+    await check('POST /v1/chat/completions', '/v1/chat/completions', {
+      body: hello,
+      token: spare.key,
+      expect: 402,
+    });
+    await check('POST /v1/chat/completions', '/v1/chat/completions', {
+      body: { ...hello, model: 'claude-haiku-5-5' },
+      token: spare.key,
+      expect: 403,
+    });
     await check('DELETE /v1/keys/{id}', `/v1/keys/${id}`, { token: g.session, expect: 200 });
 
     await check('GET /v1/models', '/v1/models', { token: g.testKey, expect: 200 });

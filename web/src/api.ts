@@ -29,6 +29,12 @@ export interface Key {
   expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
+  credit_limit: string | null;
+  allowed_models: string[] | null;
+  rate_limit_rpm: number | null;
+  usage: { period_start: string | null; credits: string; requests: number };
+  rotated_at: string | null;
+  previous_key_valid_until: string | null;
 }
 
 export interface CreatedKey extends Key {

@@ -2,6 +2,7 @@ import { request, type CreatedKey, type Key } from '../api.js';
 import { copyButton, empty, errorBox, field, fill, h, loading } from '../dom.js';
 import { ago, date } from '../format.js';
 import { quickStart } from './quickstart.js';
+import { editKey, limits, periodUse, rotateKey } from './key-settings.js';
 
 export function keysPage(root: HTMLElement): () => void {
   const list = h('div', null, loading('Loading your keys…'));
@@ -72,7 +73,9 @@ export function keysPage(root: HTMLElement): () => void {
             h(
               'tr',
               null,
-              ['Name', 'Key', 'Kind', 'Created', 'Last used', 'Expires', ''].map((t) => h('th', null, t)),
+              ['Name', 'Key', 'Kind', 'This period', 'Limits', 'Last used', 'Expires', ''].map((t) =>
+                h('th', null, t),
+              ),
             ),
           ),
           h(
@@ -86,7 +89,8 @@ export function keysPage(root: HTMLElement): () => void {
                 h('td', { 'data-label': 'Name' }, h('strong', null, key.name)),
                 h('td', { 'data-label': 'Key' }, h('code', null, key.display)),
                 h('td', { 'data-label': 'Kind' }, h('span', { class: `pill ${key.kind}` }, key.kind)),
-                h('td', { 'data-label': 'Created' }, date(key.created_at)),
+                h('td', { 'data-label': 'This period' }, periodUse(key)),
+                h('td', { 'data-label': 'Limits' }, limits(key)),
                 h('td', { 'data-label': 'Last used' }, ago(key.last_used_at)),
                 h(
                   'td',
@@ -102,16 +106,38 @@ export function keysPage(root: HTMLElement): () => void {
                   { class: 'actions' },
                   key.revoked_at
                     ? h('span', { class: 'pill bad' }, `Revoked ${date(key.revoked_at)}`)
-                    : h(
-                        'button',
-                        {
-                          type: 'button',
-                          class: 'danger small',
-                          'aria-label': `Revoke ${key.name}`,
-                          onclick: () => confirmRevoke(key),
-                        },
-                        'Revoke',
-                      ),
+                    : [
+                        h(
+                          'button',
+                          {
+                            type: 'button',
+                            class: 'secondary small',
+                            'aria-label': `Edit ${key.name}`,
+                            onclick: () => editKey(dialog, key, replace),
+                          },
+                          'Edit',
+                        ),
+                        h(
+                          'button',
+                          {
+                            type: 'button',
+                            class: 'secondary small',
+                            'aria-label': `Rotate ${key.name}`,
+                            onclick: () => rotateKey(dialog, key, created, replace),
+                          },
+                          'Rotate',
+                        ),
+                        h(
+                          'button',
+                          {
+                            type: 'button',
+                            class: 'danger small',
+                            'aria-label': `Revoke ${key.name}`,
+                            onclick: () => confirmRevoke(key),
+                          },
+                          'Revoke',
+                        ),
+                      ],
                 ),
               );
               return row;
@@ -120,6 +146,11 @@ export function keysPage(root: HTMLElement): () => void {
         ),
       ),
     );
+  };
+
+  const replace = (updated: Key) => {
+    keys = keys.map((k) => (k.id === updated.id ? updated : k));
+    render();
   };
 
   const load = () =>
