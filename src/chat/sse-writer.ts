@@ -8,7 +8,6 @@ import type { OpenAiErrorBody } from '../common/errors.js';
  */
 export class SseWriter {
   private opened = false;
-  private corked = false;
 
   constructor(private readonly raw: ServerResponse) {}
 
@@ -34,25 +33,8 @@ export class SseWriter {
 
   send(payload: unknown): void {
     if (!this.clientGone) {
-      this.write(`data: ${JSON.stringify(payload)}\n\n`);
+      this.raw.write(`data: ${JSON.stringify(payload)}\n\n`);
     }
-  }
-
-  /**
-   * Frames written in the same turn of the event loop (a provider's TCP read often carries several) leave in one
-   * socket write: the response is corked at the first and uncorked once the turn's work is done (socket writes
-   * were about a fifth of the gateway's busy time in a CPU profile of the bench, one per frame when streaming).
-   */
-  private write(text: string): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.raw.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.raw.uncork();
-      });
-    }
-    this.raw.write(text);
   }
 
   done(): void {
@@ -69,7 +51,7 @@ export class SseWriter {
   /** A named event (`event: <name>`), for streams that are not completions (the usage stream). */
   event(name: string, payload: unknown): void {
     if (!this.clientGone) {
-      this.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
+      this.raw.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
     }
   }
 
