@@ -8,7 +8,7 @@ import { deriveKey } from '../src/common/seal.js';
 import { loadConfig } from '../src/config/config.js';
 import { CursorCodec } from '../src/usage/cursor.js';
 import { LATENCY_COLUMNS } from '../src/usage/latency.js';
-import { pinSelf } from './processes.js';
+import { lines, pinSelf, spawnPinned } from './processes.js';
 
 /**
  * The read side of usage at a busy customer's scale (part of `npm run bench`, also `node dist/bench/usage.js`):
@@ -155,6 +155,32 @@ async function seedEvents(
   return seedS;
 }
 
+/** Runs the bench's client (bench/usage-client.ts) on core 0 and returns its times, one array per path. */
+async function clientTimes(plan: {
+  base: string;
+  token: string;
+  warmup: number;
+  samples: number;
+  paths: string[];
+}): Promise<number[][]> {
+  const client = spawnPinned(
+    'usage client',
+    0,
+    [process.execPath, path.join(HERE, 'usage-client.js'), JSON.stringify(plan)],
+    {
+      env: process.env,
+      stdout: 'pipe',
+    },
+  );
+  const results: number[][] = [];
+  lines(client, (line) => results.push((JSON.parse(line) as { times: number[] }).times));
+  const code = await client.exited;
+  if (code !== 0 || results.length !== plan.paths.length) {
+    throw new Error(`the usage client failed (exit ${code}): ${client.stderrTail.join('\n')}`);
+  }
+  return results;
+}
+
 async function main(): Promise<string> {
   const name = REUSE ?? `conflux_bench_usage_${process.pid}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -222,24 +248,20 @@ async function main(): Promise<string> {
         100,
       ],
     ];
-    // PASSES passes over the three reads, SAMPLES requests each per pass (after 3 that warm the caches): the
-    // p50/p95 of each pass, reported as their min–max, so that a noisy pass shows as a spread.
+    // PASSES passes over the three reads, SAMPLES requests each per pass (after 3 that warm the caches), made by a
+    // client process of its own on the other core: the p50/p95 of each pass, reported as their min–max, so that a
+    // noisy pass shows as a spread.
     const perPass = scenarios.map(() => ({ p50: [] as number[], p95: [] as number[] }));
     for (let pass = 1; pass <= PASSES; pass++) {
-      for (const [s, [label, pathAndQuery]] of scenarios.entries()) {
-        const times: number[] = [];
-        for (let i = 0; i < SAMPLES + 3; i++) {
-          const t0 = performance.now();
-          const res = await fetch(base + pathAndQuery, { headers: { authorization: `Bearer ${token}` } });
-          const body = await res.text();
-          if (res.status !== 200) {
-            throw new Error(`${label}: ${res.status} ${body.slice(0, 200)}`);
-          }
-          if (i >= 3) {
-            times.push(performance.now() - t0);
-          }
-        }
-        times.sort((x, y) => x - y);
+      const passTimes = await clientTimes({
+        base,
+        token,
+        warmup: 3,
+        samples: SAMPLES,
+        paths: scenarios.map(([, pathAndQuery]) => pathAndQuery),
+      });
+      for (const [s, [label]] of scenarios.entries()) {
+        const times = passTimes[s].sort((x, y) => x - y);
         const [p50, p95] = [percentile(times, 0.5), percentile(times, 0.95)];
         perPass[s].p50.push(p50);
         perPass[s].p95.push(p95);
@@ -272,7 +294,8 @@ async function main(): Promise<string> {
   }
 }
 
-// The bench's own process (the gateway and the client) on core 1, as bench/run.ts pins its rig; Postgres is not pinned.
+// The bench's own process (the gateway) on core 1, its client on core 0, as bench/run.ts pins its rig; Postgres is
+// not pinned.
 pinSelf(1);
 const report = await main();
 mkdirSync(RESULTS_DIR, { recursive: true });

@@ -16,19 +16,43 @@ export function bucketUpperMs(bucket: number): number {
   return bucket === 0 ? 1 : Math.ceil(2 ** (bucket / 3));
 }
 
-/** The `q` percentile (0 < q ≤ 1) of the histogram, in ms; null when it counts nothing. */
-export function percentileMs(histogram: readonly number[], q: number): number | null {
-  const total = histogram.reduce((sum, n) => sum + n, 0);
-  if (total === 0) {
-    return null;
-  }
-  const rank = Math.ceil(q * total);
-  let seen = 0;
-  for (let bucket = 0; bucket < histogram.length; bucket++) {
-    seen += histogram[bucket];
-    if (seen >= rank) {
-      return bucketUpperMs(bucket);
+/**
+ * The `q` percentiles (0 < q ≤ 1, ascending) of a histogram given as its counts in bucket order, comma-separated
+ * (`3,0,17,…`, as the grouped read returns it), in ms; null when it counts nothing. Read in place: a grouped read of
+ * 90 days by day and model has 546 histograms, and splitting each into an array left the young heap enough to
+ * copy that its collections showed in the read's p95.
+ */
+export function percentilesMs(histogram: string, qs: readonly number[]): Array<number | null> {
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i <= histogram.length; i++) {
+    const c = i < histogram.length ? histogram.charCodeAt(i) : 44;
+    if (c === 44) {
+      total += count;
+      count = 0;
+    } else {
+      count = count * 10 + (c - 48);
     }
   }
-  return bucketUpperMs(histogram.length - 1);
+  if (total === 0) {
+    return qs.map(() => null);
+  }
+  const answers: Array<number | null> = [];
+  let bucket = 0;
+  let seen = 0;
+  count = 0;
+  for (let i = 0; i <= histogram.length && answers.length < qs.length; i++) {
+    const c = i < histogram.length ? histogram.charCodeAt(i) : 44;
+    if (c !== 44) {
+      count = count * 10 + (c - 48);
+      continue;
+    }
+    seen += count;
+    count = 0;
+    while (answers.length < qs.length && seen >= Math.ceil(qs[answers.length] * total)) {
+      answers.push(bucketUpperMs(bucket));
+    }
+    bucket++;
+  }
+  return answers;
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../common/errors.js';
 import { csvCell, csvLine } from './csv.js';
 import { CursorCodec } from './cursor.js';
-import { bucketUpperMs, percentileMs } from './latency.js';
+import { bucketUpperMs, percentilesMs } from './latency.js';
+
+const percentileMs = (histogram: number[], q: number) => percentilesMs(histogram.join(','), [q])[0];
 import { parseUsageQuery } from './usage.query.js';
 
 const PERIOD = { start: new Date('2026-11-01T00:00:00Z'), end: new Date('2026-12-01T00:00:00Z') };
@@ -105,6 +107,21 @@ describe('latency percentiles from the rollups’ histogram', () => {
     h[10] = 18;
     h[40] = 2;
     expect(percentileMs(h, 0.95)).toBe(bucketUpperMs(40));
+  });
+
+  it('reads several percentiles in one pass over counts of any size', () => {
+    const h = new Array<number>(64).fill(0);
+    h[0] = 1_000_000;
+    h[5] = 1_000_000;
+    h[63] = 123_456;
+    // of 2,123,456: rank 530,864 is in bucket 0, rank 1,061,728 in bucket 5, ranks past 2,000,000 in bucket 63
+    expect(percentilesMs(h.join(','), [0.25, 0.5, 0.95, 1])).toEqual([
+      bucketUpperMs(0),
+      bucketUpperMs(5),
+      bucketUpperMs(63),
+      bucketUpperMs(63),
+    ]);
+    expect(percentilesMs(new Array<number>(64).fill(0).join(','), [0.5, 0.95])).toEqual([null, null]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { formatCredits } from '../catalog/credits.js';
-import { percentileMs } from './latency.js';
+import { percentilesMs } from './latency.js';
 import type { EventRow, GroupRow } from './usage.repository.js';
 import type { GroupDimension } from './usage.query.js';
 
@@ -82,42 +82,35 @@ export function eventView(row: Omit<EventRow, 'id' | 'position'>): UsageEventVie
   };
 }
 
+/**
+ * A group as the API shows it: its dimensions (those asked for, in that order), then its sums. Built field by field:
+ * spreading a partial object of the dimensions into the answer cost about 20 µs a group, 10 ms for 90 days by
+ * day and model.
+ */
 export function groupView(row: GroupRow, groupBy: readonly GroupDimension[]): UsageGroupView {
-  const histogram = row.hist;
-  const view: Partial<UsageGroupView> = {};
+  const view = {} as UsageGroupView;
   for (const d of groupBy) {
-    switch (d) {
-      case 'hour':
-        view.hour = row.hour;
-        break;
-      case 'day':
-        view.day = row.day;
-        break;
-      case 'model':
-        view.model = row.model;
-        break;
-      case 'key':
-        view.key_id = row.key_id ?? null;
-        break;
-      case 'provider':
-        view.provider = row.provider || null;
-        break;
+    if (d === 'key') {
+      view.key_id = row.key_id ?? null;
+    } else if (d === 'provider') {
+      view.provider = row.provider || null;
+    } else {
+      view[d] = row[d];
     }
   }
   const prompt = Number(row.prompt_tokens);
   const completion = Number(row.completion_tokens);
-  return {
-    ...view,
-    requests: row.requests,
-    errors: row.errors,
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    cached_tokens: Number(row.cached_tokens),
-    total_tokens: prompt + completion,
-    credits: formatCredits(BigInt(row.cost_micro)),
-    latency_p50_ms: percentileMs(histogram, 0.5),
-    latency_p95_ms: percentileMs(histogram, 0.95),
-  };
+  const percentiles = percentilesMs(row.histogram, [0.5, 0.95]);
+  view.requests = row.requests;
+  view.errors = row.errors;
+  view.prompt_tokens = prompt;
+  view.completion_tokens = completion;
+  view.cached_tokens = Number(row.cached_tokens);
+  view.total_tokens = prompt + completion;
+  view.credits = formatCredits(BigInt(row.cost_micro));
+  view.latency_p50_ms = percentiles[0];
+  view.latency_p95_ms = percentiles[1];
+  return view;
 }
 
 export const EVENT_COLUMNS = [

@@ -273,6 +273,17 @@ describe('GET /v1/usage', () => {
       '2026-10-01T10:00:00Z 4',
       '2026-10-03T23:00:00Z 2',
     ]);
+    // every filter applies to grouped reads alike (each one alone, then several)
+    const byDay = async (extra: string) =>
+      (await get('day', extra)).data.map((r: { day: string; requests: number }) => `${r.day} ${r.requests}`);
+    expect(await byDay('&model=claude-7-sonnet')).toEqual(['2026-10-02 3']);
+    expect(await byDay('&provider=openai')).toEqual(['2026-10-01 4', '2026-10-03 2']);
+    expect(await byDay('&status=error')).toEqual(['2026-10-01 1']);
+    expect(await byDay('&kind=live')).toEqual(['2026-10-03 2']);
+    expect(await byDay(`&key_id=${other.public_id}&provider=anthropic&status=ok&kind=test`)).toEqual([
+      '2026-10-02 3',
+    ]);
+    expect(await byDay(`&key_id=${other.public_id}&model=gpt-6-luna`)).toEqual([]);
   });
 
   it('sums partial hours at the edges of the range from the events themselves', async () => {
@@ -294,6 +305,26 @@ describe('GET /v1/usage', () => {
       ['2026-10-01', 3, 1],
       ['2026-10-02', 3, 0],
       ['2026-10-03', 1, 0],
+    ]);
+    // by hour: each partial hour under its own hour, the whole ones between from the rollups
+    const hours = await call(
+      g.t,
+      'GET',
+      '/v1/usage?from=2026-10-01T10:01:30Z&to=2026-10-03T23:51:00Z&group_by=hour',
+      undefined,
+      g.session,
+    );
+    expect(
+      hours.body.data.map((d: { hour: string; requests: number; latency_p50_ms: number }) => [
+        d.hour,
+        d.requests,
+        d.latency_p50_ms,
+      ]),
+    ).toEqual([
+      ['2026-10-01T10:00:00Z', 2, 323], // 300 and 400 ms: the p50 is the upper bound of 300's bucket, [256, 323)
+      ['2026-10-01T11:00:00Z', 1, 51],
+      ['2026-10-02T08:00:00Z', 3, 1024],
+      ['2026-10-03T23:00:00Z', 1, 11], // 10 ms, in [8, 11)
     ]);
     // and a range inside one hour
     const inside = await call(
