@@ -83,34 +83,30 @@ export function eventView(row: Omit<EventRow, 'id' | 'position'>): UsageEventVie
 }
 
 /**
- * A group as the API shows it: its dimensions (those asked for, in that order), then its sums. Built field by field:
- * spreading a partial object of the dimensions into the answer cost about 20 µs a group, 10 ms for 90 days by
- * day and model.
+ * A group as the API shows it: its dimensions (those asked for), then its sums. One object literal of a fixed shape,
+ * the dimensions not asked for left undefined (JSON leaves them out): spreading a partial object of the dimensions
+ * into the answer, or adding them one by one, made each group's object several times larger and slower to build.
  */
 export function groupView(row: GroupRow, groupBy: readonly GroupDimension[]): UsageGroupView {
-  const view = {} as UsageGroupView;
-  for (const d of groupBy) {
-    if (d === 'key') {
-      view.key_id = row.key_id ?? null;
-    } else if (d === 'provider') {
-      view.provider = row.provider || null;
-    } else {
-      view[d] = row[d];
-    }
-  }
   const prompt = Number(row.prompt_tokens);
   const completion = Number(row.completion_tokens);
   const percentiles = percentilesMs(row.histogram, [0.5, 0.95]);
-  view.requests = row.requests;
-  view.errors = row.errors;
-  view.prompt_tokens = prompt;
-  view.completion_tokens = completion;
-  view.cached_tokens = Number(row.cached_tokens);
-  view.total_tokens = prompt + completion;
-  view.credits = formatCredits(BigInt(row.cost_micro));
-  view.latency_p50_ms = percentiles[0];
-  view.latency_p95_ms = percentiles[1];
-  return view;
+  return {
+    hour: groupBy.includes('hour') ? row.hour : undefined,
+    day: groupBy.includes('day') ? row.day : undefined,
+    model: groupBy.includes('model') ? row.model : undefined,
+    key_id: groupBy.includes('key') ? (row.key_id ?? null) : undefined,
+    provider: groupBy.includes('provider') ? row.provider || null : undefined,
+    requests: row.requests,
+    errors: row.errors,
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    cached_tokens: Number(row.cached_tokens),
+    total_tokens: prompt + completion,
+    credits: formatCredits(BigInt(row.cost_micro)),
+    latency_p50_ms: percentiles[0],
+    latency_p95_ms: percentiles[1],
+  };
 }
 
 export const EVENT_COLUMNS = [
