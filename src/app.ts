@@ -1,3 +1,4 @@
+import { parseJsonBody } from './common/json-body.js';
 import 'reflect-metadata';
 import { randomText } from './common/random-id.js';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -174,6 +175,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // can verify its signature over the exact bytes (no copy, nothing re-serialised).
       rawBody: true,
     },
+  );
+  // JSON bodies parsed in steps (see parseJsonBody); Nest still keeps the raw bytes for the Stripe webhook.
+  app.useBodyParser(
+    'application/json',
+    { bodyLimit: config.bodyLimitBytes },
+    (_request: unknown, body: Buffer) => parseJsonBody(body),
   );
   const logger = app.get(Logger);
   app.useLogger(logger);
