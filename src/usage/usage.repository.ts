@@ -167,7 +167,7 @@ export class UsageRepository {
     const rows = await preparedRead<Record<string, unknown>>(
       this.dataSource,
       `usage_groups_${groupBy.join('_')}`,
-      groupsStatement(groupBy),
+      statementFor(groupBy),
       values,
     );
     return rows.map((row) => {
@@ -214,6 +214,19 @@ export class UsageRepository {
     }
     return where;
   }
+}
+
+/** Each `groupBy` shape's text, built once (at most 25 shapes: one or two of five dimensions, in order). */
+const STATEMENTS = new Map<string, string>();
+
+function statementFor(groupBy: readonly GroupDimension[]): string {
+  const shape = groupBy.join(',');
+  let text = STATEMENTS.get(shape);
+  if (text === undefined) {
+    text = groupsStatement(groupBy);
+    STATEMENTS.set(shape, text);
+  }
+  return text;
 }
 
 /**
