@@ -43,9 +43,10 @@ export interface GroupRow {
   provider?: string;
   requests: number;
   errors: number;
-  prompt_tokens: string;
-  completion_tokens: string;
-  cached_tokens: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  /** The sum of the costs in µcr, as Postgres writes a `bigint`. */
   cost_micro: string;
   /** The merged latency histogram: its counts in bucket order, comma-separated (see `percentilesMs`). */
   histogram: string;
@@ -164,31 +165,13 @@ export class UsageRepository {
       filters.status === null ? null : filters.status === 'ok',
       filters.kind === null ? null : filters.kind === 'test',
     ];
-    const rows = await preparedRead<Record<string, unknown>>(
+    // the rows are the groups as they are: one object each, named and typed as `GroupRow` by the statement
+    return preparedRead<GroupRow>(
       this.dataSource,
       `usage_groups_${groupBy.join('_')}`,
       statementFor(groupBy),
       values,
     );
-    return rows.map((row) => {
-      const out: GroupRow = {
-        requests: row.requests as number,
-        errors: row.errors as number,
-        prompt_tokens: row.prompt_tokens as string,
-        completion_tokens: row.completion_tokens as string,
-        cached_tokens: row.cached_tokens as string,
-        cost_micro: row.cost_micro as string,
-        histogram: row.histogram as string,
-      };
-      for (const d of groupBy) {
-        if (d === 'key') {
-          out.key_id = (row.key_public_id as string | null) ?? null;
-        } else {
-          out[d] = row[`g_${d}`] as string;
-        }
-      }
-      return out;
-    });
   }
 
   /** The filters other than the range, on raw events. */
@@ -279,12 +262,13 @@ function groupsStatement(groupBy: readonly GroupDimension[]): string {
     key: `s.key_id`,
     provider: `s.provider`,
   };
+  // named and typed as `GroupRow`: the tokens as float8, exact below 2^53, so that `pg` gives numbers
   const output: Record<GroupDimension, string> = {
-    hour: `to_char(g.g_hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') AS g_hour`,
-    day: `to_char(g.g_day AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS g_day`,
-    model: `g.g_model`,
-    key: `k.public_id AS key_public_id`,
-    provider: `g.g_provider`,
+    hour: `to_char(g.g_hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') AS hour`,
+    day: `to_char(g.g_day AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day`,
+    model: `g.g_model AS model`,
+    key: `k.public_id AS key_id`,
+    provider: `g.g_provider AS provider`,
   };
   const columns = groupBy.map((d) => `${dimension[d]} AS g_${d}`);
   const keys = groupBy.map((_, i) => String(i + 1));
@@ -304,8 +288,8 @@ function groupsStatement(groupBy: readonly GroupDimension[]): string {
         GROUP BY 1, 2, 3, 4, 5),
      g AS (
        SELECT ${columns.join(', ')}, sum(s.requests)::int AS requests, sum(s.errors)::int AS errors,
-              sum(s.prompt_tokens)::text AS prompt_tokens, sum(s.completion_tokens)::text AS completion_tokens,
-              sum(s.cached_tokens)::text AS cached_tokens, sum(s.cost_micro)::text AS cost_micro,
+              sum(s.prompt_tokens)::float8 AS prompt_tokens, sum(s.completion_tokens)::float8 AS completion_tokens,
+              sum(s.cached_tokens)::float8 AS cached_tokens, sum(s.cost_micro)::text AS cost_micro,
               ${LATENCY_COLUMNS.map((l) => `sum(s.${l})::int AS ${l}`).join(', ')}
          FROM s GROUP BY ${keys.join(', ')})
      SELECT ${groupBy.map((d) => output[d]).join(', ')}, g.requests, g.errors, g.prompt_tokens, g.completion_tokens,

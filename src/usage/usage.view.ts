@@ -1,4 +1,4 @@
-import { formatCredits } from '../catalog/credits.js';
+import { formatMicroCredits } from '../catalog/credits.js';
 import { percentilesMs } from './latency.js';
 import type { EventRow, GroupRow } from './usage.repository.js';
 import type { GroupDimension } from './usage.query.js';
@@ -75,7 +75,7 @@ export function eventView(row: Omit<EventRow, 'id' | 'position'>): UsageEventVie
     cached_tokens: row.cached_tokens,
     reasoning_tokens: row.reasoning_tokens,
     total_tokens: row.prompt_tokens + row.completion_tokens,
-    credits: formatCredits(BigInt(row.cost_micro)),
+    credits: formatMicroCredits(row.cost_micro),
     latency_ms: row.latency_ms,
     ttft_ms: row.ttft_ms,
     estimated: row.estimated,
@@ -88,8 +88,8 @@ export function eventView(row: Omit<EventRow, 'id' | 'position'>): UsageEventVie
  * into the answer, or adding them one by one, made each group's object several times larger and slower to build.
  */
 export function groupView(row: GroupRow, groupBy: readonly GroupDimension[]): UsageGroupView {
-  const prompt = Number(row.prompt_tokens);
-  const completion = Number(row.completion_tokens);
+  const prompt = row.prompt_tokens;
+  const completion = row.completion_tokens;
   const percentiles = percentilesMs(row.histogram, [0.5, 0.95]);
   return {
     hour: groupBy.includes('hour') ? row.hour : undefined,
@@ -101,9 +101,9 @@ export function groupView(row: GroupRow, groupBy: readonly GroupDimension[]): Us
     errors: row.errors,
     prompt_tokens: prompt,
     completion_tokens: completion,
-    cached_tokens: Number(row.cached_tokens),
+    cached_tokens: row.cached_tokens,
     total_tokens: prompt + completion,
-    credits: formatCredits(BigInt(row.cost_micro)),
+    credits: formatMicroCredits(row.cost_micro),
     latency_p50_ms: percentiles[0],
     latency_p95_ms: percentiles[1],
   };
