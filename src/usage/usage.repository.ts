@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { CursorPosition } from './cursor.js';
-import { preparedRead } from '../database/prepared-read.js';
+import { detached, preparedRead } from '../database/prepared-read.js';
 import { LATENCY_COLUMNS } from './latency.js';
 import type { GroupDimension, UsageFilters } from './usage.query.js';
 
@@ -121,8 +121,10 @@ export class UsageRepository {
         `(e.created_at, e.id) < (${p.add(after.createdAt)}::timestamptz, ${p.add(after.id)}::bigint)`,
       );
     }
-    return (await this.dataSource.query(
-      `SELECT e.id::text AS id, to_char(e.created_at AT TIME ZONE 'UTC', ${MICROSECONDS}) AS position, e.request_id,
+    // up to 1,001 rows: detached from the driver's array, as a grouped read's (see `detached`)
+    return detached(
+      (await this.dataSource.query(
+        `SELECT e.id::text AS id, to_char(e.created_at AT TIME ZONE 'UTC', ${MICROSECONDS}) AS position, e.request_id,
               to_char(e.created_at AT TIME ZONE 'UTC', ${MILLISECONDS}) AS created_at,
               k.public_id AS key_id, e.test, e.model_requested, e.model_served, e.provider, e.attempts, e.streamed,
               e.status, e.http_status, e.error_code, e.prompt_tokens, e.completion_tokens, e.cached_tokens,
@@ -131,8 +133,9 @@ export class UsageRepository {
         WHERE ${where.join(' AND ')}
         ORDER BY e.created_at DESC, e.id DESC
         LIMIT ${p.add(limit)}`,
-      p.values,
-    )) as EventRow[];
+        p.values,
+      )) as EventRow[],
+    );
   }
 
   /**
