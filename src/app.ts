@@ -1,4 +1,4 @@
-import { parseJsonBody } from './common/json-body.js';
+import { registerJsonBodyParser } from './common/json-body.js';
 import 'reflect-metadata';
 import { randomText } from './common/random-id.js';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -171,17 +171,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     adapter,
     {
       bufferLogs: true,
-      // The JSON parser reads every body into a Buffer anyway; this keeps a reference to it, so the Stripe webhook
-      // can verify its signature over the exact bytes (no copy, nothing re-serialised).
-      rawBody: true,
+      // Bodies are read by registerJsonBodyParser (below), not by Nest's parsers.
+      bodyParser: false,
     },
   );
-  // JSON bodies parsed in steps (see parseJsonBody); Nest still keeps the raw bytes for the Stripe webhook.
-  app.useBodyParser(
-    'application/json',
-    { bodyLimit: config.bodyLimitBytes },
-    (_request: unknown, body: Buffer) => parseJsonBody(body),
-  );
+  registerJsonBodyParser(app.getHttpAdapter().getInstance());
   const logger = app.get(Logger);
   app.useLogger(logger);
   // No shutdown hooks: a stop signal drains first (main.ts), then closes the app.

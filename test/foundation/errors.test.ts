@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, signup, startApp, type TestApp } from '../support/app.js';
 
@@ -36,6 +37,31 @@ describe('errors in the OpenAI shape', () => {
     const res = await call(t, 'POST', '/v1/keys', { name: 'x'.repeat(10_000), kind: 'live' }, token);
     expect(res.status).toBe(413);
     expectEnvelope(res.body);
+  });
+
+  it('a body over the limit sent in chunks, with no length declared → 413 once past the limit', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${t.url}/v1/keys`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      // chunked: 3 × 2,000 bytes against a 4,096-byte limit
+      req.write(`{"kind":"live","name":"${'x'.repeat(1977)}`);
+      req.write('x'.repeat(2000));
+      req.end(`${'x'.repeat(1998)}"}`);
+    });
+    expect(answer.status).toBe(413);
+    expectEnvelope(JSON.parse(answer.body) as { error: Record<string, unknown> });
   });
 
   it('unknown fields and unknown routes → 400 and 404, with x-request-id everywhere', async () => {

@@ -1,7 +1,8 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { ErrorCode } from '../../common/errors.js';
+import { RAW_BODY, type RawBodyRequest } from '../../common/json-body.js';
 import {
   ACCOUNT_ERRORS,
   API_KEY_AUTH,
@@ -98,6 +99,8 @@ export class StripeWebhookController {
   constructor(private readonly billing: StripeBillingService) {}
 
   @Post('stripe')
+  // the signature is checked over the exact bytes received
+  @RouteConfig(RAW_BODY)
   @HttpCode(200)
   @ApiOperation({
     summary: 'Stripe webhook endpoint (signed by Stripe; each event applied once)',
@@ -121,7 +124,7 @@ export class StripeWebhookController {
     ...SERVER_ERRORS,
   )
   webhook(
-    @Req() request: FastifyRequest & { rawBody?: Buffer },
+    @Req() request: RawBodyRequest,
     @Headers('stripe-signature') signature: string | undefined,
   ): Promise<WebhookAckDto> {
     return this.billing.webhook(request.rawBody, signature);
