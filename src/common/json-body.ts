@@ -49,13 +49,23 @@ interface Received {
   raw?: Buffer;
 }
 
-/** Reads `payload` to its end, decoding each chunk as it comes; at most `limit` bytes. */
+/**
+ * Reads `payload` to its end, decoding each chunk as it comes (a body in one chunk, most of them, is decoded once
+ * at its end, without a decoder of its own); at most `limit` bytes.
+ */
 function receive(payload: IncomingMessage, limit: number, keepRaw: boolean): Promise<Received> {
   return new Promise((resolve, reject) => {
-    const decoder = new StringDecoder('utf8');
+    let first: Buffer | undefined;
+    let decoder: StringDecoder | undefined;
     const pieces: string[] = [];
     const chunks: Buffer[] = [];
     let bytes = 0;
+    const decode = (into: StringDecoder, buffer: Buffer) => {
+      const piece = into.write(buffer);
+      if (piece.length > 0) {
+        pieces.push(piece);
+      }
+    };
     const stop = () => {
       payload.removeListener('data', onData);
       payload.removeListener('end', onEnd);
@@ -72,16 +82,26 @@ function receive(payload: IncomingMessage, limit: number, keepRaw: boolean): Pro
       if (keepRaw) {
         chunks.push(buffer);
       }
-      const piece = decoder.write(buffer);
-      if (piece.length > 0) {
-        pieces.push(piece);
+      if (decoder === undefined) {
+        if (first === undefined) {
+          first = buffer;
+          return;
+        }
+        decoder = new StringDecoder('utf8');
+        decode(decoder, first);
+        first = undefined;
       }
+      decode(decoder, buffer);
     };
     const onEnd = () => {
       stop();
-      const last = decoder.end();
-      if (last.length > 0) {
-        pieces.push(last);
+      if (decoder !== undefined) {
+        const last = decoder.end();
+        if (last.length > 0) {
+          pieces.push(last);
+        }
+      } else if (first !== undefined && first.length > 0) {
+        pieces.push(first.toString('utf8'));
       }
       resolve({ pieces, bytes, raw: keepRaw ? Buffer.concat(chunks, bytes) : undefined });
     };
