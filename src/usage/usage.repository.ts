@@ -110,11 +110,12 @@ export class UsageRepository {
     limit: number,
   ): Promise<EventRow[]> {
     const p = new Params();
+    const account = p.add(accountId);
     const where = [
-      `e.account_id = ${p.add(accountId)}`,
+      `e.account_id = ${account}`,
       `e.created_at >= ${p.add(filters.from)}`,
       `e.created_at < ${p.add(filters.to)}`,
-      ...this.eventFilters(p, accountId, filters),
+      ...eventFilters(account, ...(filterValues(filters).map((v) => p.add(v)) as FilterSlots)),
     ];
     if (after) {
       where.push(
@@ -162,11 +163,7 @@ export class UsageRepository {
       ...[filters.from.getTime(), filters.to.getTime(), firstHour, lastHour, firstDay, lastDay].map(
         (ms) => new Date(ms),
       ),
-      filters.keyId,
-      filters.model,
-      filters.provider,
-      filters.status === null ? null : filters.status === 'ok',
-      filters.kind === null ? null : filters.kind === 'test',
+      ...filterValues(filters),
     ];
     // the rows are the groups as they are: one object each, named and typed as `GroupRow` by the statement
     return preparedRead<GroupRow>(
@@ -176,31 +173,55 @@ export class UsageRepository {
       values,
     );
   }
-
-  /** The filters other than the range, on raw events. */
-  private eventFilters(p: Params, accountId: string, filters: UsageFilters): string[] {
-    const where: string[] = [];
-    if (filters.keyId !== null) {
-      // resolved inside the caller's account: another account's key id matches nothing
-      where.push(
-        `e.key_id = (SELECT id FROM api_keys WHERE account_id = ${p.add(accountId)} AND public_id = ${p.add(filters.keyId)})`,
-      );
-    }
-    if (filters.model !== null) {
-      where.push(`coalesce(e.model_served, e.model_requested) = ${p.add(filters.model)}`);
-    }
-    if (filters.provider !== null) {
-      where.push(`e.provider = ${p.add(filters.provider)}`);
-    }
-    if (filters.status !== null) {
-      where.push(`e.status ${filters.status === 'ok' ? 'IN' : 'NOT IN'} ${OK_STATUSES}`);
-    }
-    if (filters.kind !== null) {
-      where.push(filters.kind === 'test' ? `e.test` : `NOT e.test`);
-    }
-    return where;
-  }
 }
+
+/** The placeholders of the filters other than the range: key id, model, provider, ok, test. */
+type FilterSlots = [key: string, model: string, provider: string, ok: string, test: string];
+
+/** The values of those filters, in that order: each `NULL` when not given. */
+function filterValues(
+  filters: UsageFilters,
+): [string | null, string | null, string | null, boolean | null, boolean | null] {
+  return [
+    filters.keyId,
+    filters.model,
+    filters.provider,
+    filters.status === null ? null : filters.status === 'ok',
+    filters.kind === null ? null : filters.kind === 'test',
+  ];
+}
+
+/** The key of public id `key`, looked up inside the account: another account's key id matches nothing. */
+const keyOf = (account: string, key: string) =>
+  `(SELECT id FROM api_keys WHERE account_id = ${account} AND public_id = ${key})`;
+
+/**
+ * The filters other than the range, on raw events (`e`): one text whatever is given, each filter true when its
+ * parameter is `NULL` (the plan, made with the values known, folds those away).
+ */
+function eventFilters(account: string, ...[key, model, provider, ok, test]: FilterSlots): string[] {
+  return [
+    `(${key}::text IS NULL OR e.key_id = ${keyOf(account, key)})`,
+    `(${model}::text IS NULL OR coalesce(e.model_served, e.model_requested) = ${model})`,
+    `(${provider}::text IS NULL OR e.provider = ${provider})`,
+    `(${ok}::boolean IS NULL OR (e.status IN ${OK_STATUSES}) = ${ok})`,
+    `(${test}::boolean IS NULL OR e.test = ${test})`,
+  ];
+}
+
+/** The same filters on rollups (`r`), whose rows carry the model served, the provider, ok and test as columns. */
+function rollupFilters(account: string, ...[key, model, provider, ok, test]: FilterSlots): string[] {
+  return [
+    `(${key}::text IS NULL OR r.key_id = ${keyOf(account, key)})`,
+    `(${model}::text IS NULL OR r.model = ${model})`,
+    `(${provider}::text IS NULL OR r.provider = ${provider})`,
+    `(${ok}::boolean IS NULL OR r.ok = ${ok})`,
+    `(${test}::boolean IS NULL OR r.test = ${test})`,
+  ];
+}
+
+/** The grouped read's filter placeholders (see `groupsStatement`). */
+const GROUP_SLOTS: FilterSlots = ['$8', '$9', '$10', '$11', '$12'];
 
 /** Each `groupBy` shape's text, built once (at most 25 shapes: one or two of five dimensions, in order). */
 const STATEMENTS = new Map<string, string>();
@@ -221,13 +242,6 @@ function statementFor(groupBy: readonly GroupDimension[]): string {
  * filter (a custom plan folds `NULL IS NULL OR …` away).
  */
 function groupsStatement(groupBy: readonly GroupDimension[]): string {
-  const rollupFilters = [
-    `($8::text IS NULL OR r.key_id = (SELECT id FROM api_keys WHERE account_id = $1 AND public_id = $8))`,
-    `($9::text IS NULL OR r.model = $9)`,
-    `($10::text IS NULL OR r.provider = $10)`,
-    `($11::boolean IS NULL OR r.ok = $11)`,
-    `($12::boolean IS NULL OR r.test = $12)`,
-  ];
   // The raw events of one edge's partial hour, counted per latency bucket. Each edge lies within one hour, `hour`,
   // so its hour and day are constants: truncating each event's time (with its time zone looked up by name) was a
   // third of the read. The edges are two plain ranges: one condition `OR`ing them was estimated at ten times its
@@ -243,11 +257,7 @@ function groupsStatement(groupBy: readonly GroupDimension[]): string {
         `e.account_id = $1`,
         `e.created_at >= ${lo} AND e.created_at < ${hi}`,
         `e.key_id IS NOT NULL`,
-        `($8::text IS NULL OR e.key_id = (SELECT id FROM api_keys WHERE account_id = $1 AND public_id = $8))`,
-        `($9::text IS NULL OR coalesce(e.model_served, e.model_requested) = $9)`,
-        `($10::text IS NULL OR e.provider = $10)`,
-        `($11::boolean IS NULL OR (e.status IN ${OK_STATUSES}) = $11)`,
-        `($12::boolean IS NULL OR e.test = $12)`,
+        ...eventFilters('$1', ...GROUP_SLOTS),
       ].join(' AND ')}
       GROUP BY 3, 4, 5, 6, 7`;
   // each source gives its rows' time (hour or day) and UTC day
@@ -256,7 +266,7 @@ function groupsStatement(groupBy: readonly GroupDimension[]): string {
             r.provider, r.requests, CASE WHEN r.ok THEN 0 ELSE r.requests END AS errors, r.prompt_tokens,
             r.completion_tokens, r.cached_tokens, r.cost_micro, ${LATENCY_COLUMNS.map((l) => `r.${l}`).join(', ')}
        FROM ${table} r
-      WHERE ${[`r.account_id = $1`, `r.${time} >= ${lo}`, `r.${time} < ${hi}`, ...rollupFilters].join(' AND ')}`;
+      WHERE ${[`r.account_id = $1`, `r.${time} >= ${lo}`, `r.${time} < ${hi}`, ...rollupFilters('$1', ...GROUP_SLOTS)].join(' AND ')}`;
   // grouped on the times themselves, formatted once per group
   const dimension: Record<GroupDimension, string> = {
     hour: `s.t`,
