@@ -1,4 +1,3 @@
-import { registerJsonBodyParser } from './common/json-body.js';
 import 'reflect-metadata';
 import { randomText } from './common/random-id.js';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -17,6 +16,7 @@ import { type Clock, SystemClock } from './common/clock.js';
 import { answerClientError, answeredOnConnection } from './common/client-errors.js';
 import { toErrorResponse } from './common/error-response.js';
 import { ErrorCode, GatewayError } from './common/errors.js';
+import { registerJsonBodyParser } from './common/json-body.js';
 import { API_KEY_AUTH, SESSION_AUTH } from './common/openapi.js';
 import type { Config } from './config/config.js';
 import { serveDashboard } from './dashboard/dashboard.js';

@@ -96,9 +96,9 @@ export async function countTokensAsync(
   texts: Iterable<string>,
   budget: CountBudget = DEFAULT_BUDGET,
 ): Promise<number | null> {
-  // Loaded (and warmed) before the budget starts: its one-time load (0.15–0.3 s) is no prompt's cost. Counted inside the first
-  // stretch, it spent a short prompt's whole budget, which then fell back to its upper bound (a key's concurrent
-  // first requests held more than they cost, and one was refused that fitted).
+  // Loaded (and warmed) before the budget starts: its one-time load (0.15–0.3 s) is no prompt's cost. Counted inside
+  // the first stretch, it spent a short prompt's whole budget, which then fell back to its upper bound (a key's
+  // concurrent first requests held more than they cost, and one was refused that fitted).
   o200k();
   let total = 0;
   let spentMicros = 0;
